@@ -1,0 +1,5 @@
+"""Launchpoint: a self-hosted personalisation engine."""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

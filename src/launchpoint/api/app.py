@@ -1,0 +1,41 @@
+"""``create_app`` wires settings, the engine and the routes; it collects no features."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from launchpoint import __version__
+from launchpoint.api.errors import install_error_handlers
+from launchpoint.api.routes import events, items, segments, stats, users
+from launchpoint.engine import Launchpoint
+from launchpoint.settings import Settings
+
+
+def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None = None) -> FastAPI:
+    lp = launchpoint or Launchpoint(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if launchpoint is None:
+            lp.close()
+
+    app = FastAPI(
+        title="Launchpoint",
+        version=__version__,
+        description="Segments, ribbons and cards for every surface of a product, with reasons.",
+        lifespan=lifespan,
+    )
+    app.state.launchpoint = lp
+    install_error_handlers(app)
+    for module in (items, users, events, segments, stats):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["workspace"], summary="Liveness and schema revision")
+    def healthz() -> dict[str, str | None]:
+        return {"status": "ok", "schema": lp.db.schema_revision()}
+
+    return app

@@ -1,0 +1,64 @@
+"""One JSON envelope for every error: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from launchpoint.errors import LaunchpointError
+
+log = logging.getLogger("launchpoint.api")
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited",
+}  # fmt: skip
+
+
+def envelope(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:  # fmt: skip
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LaunchpointError)
+    async def _launchpoint(request: Request, exc: LaunchpointError) -> JSONResponse:
+        body = exc.as_dict()
+        return envelope(exc.status, body["code"], body["message"], body["details"])
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": _loc(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+            for err in exc.errors()
+        ]
+        first = details[0] if details else {"loc": "", "message": "invalid request"}
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        return envelope(422, "invalid_input", f"{first['loc']}: {first['message']}{more}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return envelope(500, "internal_error", "an unexpected error occurred; see the server log")

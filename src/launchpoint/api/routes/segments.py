@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from launchpoint.api.deps import Workspace
+from launchpoint.api.schemas import ApplyPublic, QualificationPublic
+from launchpoint.domain.segments import SegmentSpec, WorkspaceConfig
+from launchpoint.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["segments"])
+
+
+def _public(spec: SegmentSpec, version: int) -> dict[str, Any]:
+    return {**spec.model_dump(), "version": version}
+
+
+@router.get("/segments", summary="All segments, in priority order")
+def list_segments(ws: Workspace) -> dict[str, Any]:
+    return {"segments": [_public(spec, v) for spec, v in ws.segments()]}
+
+
+@router.get("/segments/report", response_model=list[QualificationPublic],
+            summary="Qualification report: members and items against thresholds, Y/N with why")  # fmt: skip
+def segments_report(ws: Workspace) -> list[QualificationPublic]:
+    return [QualificationPublic.of(row) for row in ws.report()]
+
+
+@router.post("/segments", status_code=201, summary="Create or update a segment")
+def post_segment(spec: SegmentSpec, ws: Workspace) -> dict[str, Any]:
+    version = ws.put_segment(spec)
+    return _public(spec, version)
+
+
+@router.put("/segments/{segment_id}", summary="Create or update the segment with this id")
+def put_segment(segment_id: str, spec: SegmentSpec, ws: Workspace) -> dict[str, Any]:
+    if spec.id != segment_id:
+        raise InvalidInput(f"body id {spec.id!r} differs from the path's {segment_id!r}")
+    version = ws.put_segment(spec)
+    return _public(spec, version)
+
+
+@router.get("/segments/{segment_id}", summary="One segment with its version history")
+def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
+    spec, version = ws.segment(segment_id)
+    history = ws.store.segment_history(segment_id)
+    return {**_public(spec, version), "history": history}
+
+
+@router.post("/apply", response_model=ApplyPublic,
+             summary="Apply segments and surfaces (the body of a `launchpoint apply` file)")  # fmt: skip
+def apply_config(ws: Workspace, config: WorkspaceConfig = Body(...)) -> ApplyPublic:
+    result = ws.apply(config, actor="api")
+    return ApplyPublic(
+        created=result.created, updated=result.updated, unchanged=result.unchanged,
+        surfaces=result.surfaces, report=[QualificationPublic.of(r) for r in result.report],
+    )  # fmt: skip

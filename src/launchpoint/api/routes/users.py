@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from launchpoint.api.deps import Workspace
+from launchpoint.api.schemas import IngestPublic, RibbonPagePublic, UserBatch, public_record
+from launchpoint.domain.records import UserIn
+from launchpoint.ranking.ribbons import RibbonRequest
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+
+@router.post("", response_model=IngestPublic, status_code=201, summary="Create or replace a user")
+def put_user(user: UserIn, ws: Workspace) -> IngestPublic:
+    return IngestPublic(**ws.add_users([user]).as_dict())
+
+
+@router.post("/batch", response_model=IngestPublic, status_code=201,
+             summary="Create or replace many users")  # fmt: skip
+def put_users(batch: UserBatch, ws: Workspace) -> IngestPublic:
+    return IngestPublic(**ws.add_users(batch.users).as_dict())
+
+
+@router.get("/{user_id}", summary="One user")
+def get_user(user_id: str, ws: Workspace) -> dict[str, Any]:
+    return public_record(ws.user(user_id))
+
+
+@router.get("/{user_id}/ribbons", response_model=RibbonPagePublic,
+            summary="The ribbons and cards this user should see, and why")  # fmt: skip
+def get_ribbons(
+    user_id: str,
+    ws: Workspace,
+    surface: Annotated[str, Query(max_length=128, description="Surface id.")] = "home",
+    layers: Annotated[int | None, Query(ge=1, le=50, description="Ribbons at most.")] = None,
+    cards: Annotated[int | None, Query(ge=1, le=200, description="Cards per ribbon.")] = None,
+) -> RibbonPagePublic:
+    page = ws.ribbons(RibbonRequest(user_id, surface, layers, cards))
+    return RibbonPagePublic.of(page)

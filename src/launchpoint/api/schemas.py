@@ -1,0 +1,107 @@
+"""Request and response bodies at the API's edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from launchpoint.domain.records import EventIn, ItemIn, UserIn
+from launchpoint.domain.ribbons import RibbonPage
+from launchpoint.domain.timeutil import to_iso
+from launchpoint.segments.qualification import QualificationRow
+
+MAX_BATCH = 10_000
+
+
+class ItemBatch(BaseModel):
+    items: list[ItemIn] = Field(..., max_length=MAX_BATCH)
+
+
+class UserBatch(BaseModel):
+    users: list[UserIn] = Field(..., max_length=MAX_BATCH)
+
+
+class EventBatch(BaseModel):
+    events: list[EventIn] = Field(..., max_length=MAX_BATCH)
+
+
+class IngestPublic(BaseModel):
+    received: int
+    stored: int
+    duplicates: int = 0
+
+
+class CardPublic(BaseModel):
+    item_id: str
+    title: str
+    score: float
+    reason: str
+    signal: str
+    position: int
+
+
+class RibbonPublic(BaseModel):
+    segment_id: str | None
+    title: str
+    kind: str
+    cards: list[CardPublic]
+
+
+class RibbonPagePublic(BaseModel):
+    recommendation_id: str
+    user_id: str
+    surface: str
+    fallback_used: bool
+    ribbons: list[RibbonPublic]
+
+    @classmethod
+    def of(cls, page: RibbonPage) -> RibbonPagePublic:
+        return cls(
+            recommendation_id=page.recommendation_id, user_id=page.user_id,
+            surface=page.surface, fallback_used=page.fallback_used,
+            ribbons=[
+                RibbonPublic(
+                    segment_id=r.segment_id, title=r.title, kind=r.kind,
+                    cards=[CardPublic(item_id=c.item_id, title=c.title, score=c.score,
+                                      reason=c.reason, signal=c.signal, position=n)
+                           for n, c in enumerate(r.cards)],
+                )
+                for r in page.ribbons
+            ],
+        )  # fmt: skip
+
+
+class QualificationPublic(BaseModel):
+    segment_id: str
+    name: str
+    priority: int
+    status: str
+    members: int
+    items: int
+    min_users: int
+    min_items: int
+    users_test: str
+    items_test: str
+    qualifies: bool
+
+    @classmethod
+    def of(cls, row: QualificationRow) -> QualificationPublic:
+        return cls(**row.as_dict())
+
+
+class ApplyPublic(BaseModel):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    surfaces: list[str]
+    report: list[QualificationPublic]
+
+
+def public_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the API shows it: no workspace column, times in ISO 8601."""
+    out = {k: v for k, v in row.items() if k != "workspace_id"}
+    for key in ("created_at", "ts", "received_at"):
+        if key in out and isinstance(out[key], float):
+            out[key] = to_iso(out[key])
+    return out

@@ -1,0 +1,120 @@
+"""The records a team loads: items, users and events, validated at the edge."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from launchpoint.domain.timeutil import to_epoch
+
+_ID_PATTERN = r"^[^\x00-\x1f]{1,256}$"
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+RecordId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        pattern=_ID_PATTERN,
+        description="Unique within its workspace; 1-256 printable characters.",
+    ),
+]
+
+KNOWN_EVENT_TYPES = (
+    "view", "click", "like", "save", "share", "purchase", "rate", "dismiss",
+    "thumbs_up", "thumbs_down", "dwell", "search", "tag",
+)  # fmt: skip
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
+
+
+class ItemIn(_Record):
+    """An item of the catalogue. Unknown keys belong in ``attributes``."""
+
+    id: RecordId
+    title: str = Field("", max_length=1024)
+    text: str = Field("", max_length=65536)
+    categories: list[str] = Field(default_factory=list, description="Categories or tags.")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    available: bool = True
+    created_at: float | None = Field(
+        None, validate_default=True, description="ISO 8601 or epoch seconds; default now."
+    )
+    sensitive: list[str] = Field(default_factory=list, description="Sensitive-topic labels.")
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float | None:
+        return to_epoch(value)
+
+    @field_validator("categories", "sensitive", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split("|") if part.strip()]
+        return value
+
+
+class UserIn(_Record):
+    """A user: explicit attributes, consents per sensitive topic, personalisation switch."""
+
+    id: RecordId
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    consents: dict[str, bool] = Field(default_factory=dict)
+    personalisation: bool = True
+    created_at: float | None = Field(
+        None, validate_default=True, description="ISO 8601 or epoch seconds; default now."
+    )
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float | None:
+        return to_epoch(value)
+
+
+class EventIn(_Record):
+    """Something a user did, optionally to an item. ``message_id`` makes it idempotent; when it
+    is absent, one is derived from the event's content so re-sending the same event is a no-op."""
+
+    message_id: str | None = Field(None, max_length=256, pattern=_ID_PATTERN)
+    user_id: RecordId
+    item_id: RecordId | None = None
+    type: str = Field(..., description="view, click, like, save, share, purchase, rate, ...")
+    value: float | None = None
+    timestamp: float | None = Field(
+        None, validate_default=True, description="ISO 8601 or epoch seconds; default now."
+    )
+    context: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float | None:
+        return to_epoch(value)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not _EVENT_TYPE.match(value):
+            raise ValueError(
+                f"event type {value!r} must be a lowercase word (letters, digits, _), "
+                f"e.g. {', '.join(KNOWN_EVENT_TYPES[:6])}"
+            )
+        return value
+
+    def resolved_message_id(self) -> str:
+        if self.message_id:
+            return self.message_id
+        payload = json.dumps(
+            [self.user_id, self.item_id, self.type, self.value, self.timestamp, self.properties],
+            sort_keys=True,
+            default=str,
+        )
+        return "h:" + hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()

@@ -1,0 +1,214 @@
+"""Wires storage, segments and ranking together. ``Launchpoint`` is one process's handle on a
+database; ``WorkspaceEngine`` does the work for one workspace. No HTTP here."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from launchpoint.domain.records import EventIn, ItemIn, UserIn
+from launchpoint.domain.ribbons import RibbonPage
+from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfig
+from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
+from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
+from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.segments.compiler import RuleSchema, compile_rule
+from launchpoint.segments.qualification import QualificationRow
+from launchpoint.settings import Settings
+from launchpoint.storage import Database, WorkspaceStore
+
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+DEFAULT_SURFACE = SurfaceSpec()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    stored: int
+    duplicates: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates}
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    surfaces: list[str] = field(default_factory=list)
+    report: list[QualificationRow] = field(default_factory=list)
+
+
+class WorkspaceEngine:
+    def __init__(self, store: WorkspaceStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._state: WorkspaceState | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def workspace_id(self) -> str:
+        return self.store.workspace_id
+
+    # -- data in -------------------------------------------------------------------------
+    def add_items(self, records: Sequence[ItemIn]) -> IngestResult:
+        return IngestResult(len(records), self.store.upsert_items(records))
+
+    def add_users(self, records: Sequence[UserIn]) -> IngestResult:
+        return IngestResult(len(records), self.store.upsert_users(records))
+
+    def add_events(self, records: Sequence[EventIn]) -> IngestResult:
+        self.store.ensure_users([r.user_id for r in records])
+        stored, duplicates = self.store.insert_events(records)
+        return IngestResult(len(records), stored, duplicates)
+
+    def stats(self) -> dict[str, Any]:
+        return {"workspace": self.workspace_id, **self.store.stats()}
+
+    def item(self, item_id: str) -> dict[str, Any]:
+        row = self.store.get_item(item_id)
+        if row is None:
+            raise NotFound(f"item {item_id!r} does not exist in workspace {self.workspace_id!r}")
+        return row
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        row = self.store.get_user(user_id)
+        if row is None:
+            raise NotFound(f"user {user_id!r} does not exist in workspace {self.workspace_id!r}")
+        return row
+
+    # -- serving state -------------------------------------------------------------------
+    def state(self, *, now: float | None = None) -> WorkspaceState:
+        """The serving state, rebuilt when data changed or it grew older than the refresh
+        interval; ``now`` pins the clock (tests, historical data)."""
+        version = self.store.data_version()
+        current = self._state
+        if current is not None and self._fresh(current, version, now):
+            return current
+        with self._lock:
+            current = self._state
+            if current is not None and self._fresh(current, version, now):
+                return current
+            specs = [spec for spec, _ in self.store.list_segments()]
+            current = build_state(
+                version, self.store.iter_users(), self.store.iter_items(),
+                self.store.iter_event_tuples(), specs, now=now,
+            )  # fmt: skip
+            self._state = current
+            return current
+
+    def _fresh(self, state: WorkspaceState, version: int, now: float | None) -> bool:
+        if state.version != version:
+            return False
+        if now is not None:
+            return state.now == now
+        return time.time() - state.built_at < self.settings.refresh_seconds
+
+    # -- segments ------------------------------------------------------------------------
+    def segments(self) -> list[tuple[SegmentSpec, int]]:
+        return self.store.list_segments()
+
+    def segment(self, segment_id: str) -> tuple[SegmentSpec, int]:
+        for spec, version in self.store.list_segments():
+            if spec.id == segment_id:
+                return spec, version
+        raise NotFound(f"segment {segment_id!r} does not exist in workspace {self.workspace_id!r}")
+
+    def validate_segments(self, specs: Sequence[SegmentSpec], where: str = "segments") -> None:
+        """Check every rule against the fields this workspace has; report all problems."""
+        state = self.state()
+        schema = RuleSchema(
+            user_fields=state.user_fields or None, item_fields=state.item_fields or None
+        )
+        details: list[ErrorDetail] = []
+        for n, spec in enumerate(specs):
+            for kind, text in (("users", spec.users), ("items", spec.items)):
+                try:
+                    compile_rule(text, kind, schema)
+                except RuleError as exc:
+                    for d in exc.details:
+                        details.append(ErrorDetail(
+                            f"{where}[{n}] ({spec.id}).{d.loc}", d.message,
+                            {**d.extra, "segment": spec.id},
+                        ))  # fmt: skip
+        if details:
+            first = details[0]
+            more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+            raise RuleError(f"{first.loc}: {first.message}{more}", details)
+
+    def apply(self, config: WorkspaceConfig, actor: str = "") -> ApplyResult:
+        """Validate everything, then store it; nothing is written if anything is invalid."""
+        self.validate_segments(config.segments)
+        before = {spec.id for spec, _ in self.store.list_segments()}
+        changed = set(self.store.save_segments(config.segments, actor=actor))
+        self.store.save_surfaces(config.surfaces)
+        ids = [s.id for s in config.segments]
+        return ApplyResult(
+            created=[i for i in ids if i in changed and i not in before],
+            updated=[i for i in ids if i in changed and i in before],
+            unchanged=[i for i in ids if i not in changed],
+            surfaces=sorted(config.surfaces),
+            report=self.report(),
+        )
+
+    def put_segment(self, spec: SegmentSpec, actor: str = "") -> int:
+        self.validate_segments([spec])
+        self.store.save_segments([spec], actor=actor)
+        return self.segment(spec.id)[1]
+
+    def report(self, *, now: float | None = None) -> list[QualificationRow]:
+        return [s.qualification for s in self.state(now=now).segments]
+
+    # -- surfaces and ribbons ------------------------------------------------------------
+    def surfaces(self) -> dict[str, SurfaceSpec]:
+        return self.store.list_surfaces()
+
+    def surface(self, surface_id: str) -> SurfaceSpec:
+        surfaces = self.store.list_surfaces()
+        if surface_id in surfaces:
+            return surfaces[surface_id]
+        if surface_id == "home":
+            return DEFAULT_SURFACE
+        known = ", ".join(sorted({"home", *surfaces}))
+        raise NotFound(f"surface {surface_id!r} is not configured; known surfaces: {known}")
+
+    def ribbons(self, request: RibbonRequest, *, now: float | None = None) -> RibbonPage:
+        surface = self.surface(request.surface)
+        return build_ribbons(self.state(now=now), request, surface)
+
+
+class Launchpoint:
+    """One process's handle on a database, handing out one engine per workspace."""
+
+    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        if migrate:
+            self.db.migrate()
+        self._engines: dict[str, WorkspaceEngine] = {}
+        self._lock = threading.Lock()
+
+    def workspace(self, workspace_id: str | None = None) -> WorkspaceEngine:
+        wid = workspace_id or self.settings.workspace
+        if not _WORKSPACE_ID.match(wid):
+            raise InvalidInput(
+                f"workspace id {wid!r} is not valid: use 1-128 letters, digits, '_', '-' or '.'"
+            )
+        engine = self._engines.get(wid)
+        if engine is None:
+            with self._lock:
+                engine = self._engines.get(wid)
+                if engine is None:
+                    store = WorkspaceStore(self.db, wid)
+                    store.ensure()
+                    engine = WorkspaceEngine(store, self.settings)
+                    self._engines[wid] = engine
+        return engine
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,120 @@
+"""Ribbons for one user: qualifying segments in priority order, each with its eligible items
+ranked by a first relevance score.
+
+score = POPULARITY_WEIGHT * (the item's popularity among the segment's members, scaled to 1)
+      + (1 - POPULARITY_WEIGHT) * (the user's affinity for the item's categories, scaled to 1)
+Items the user already consumed (purchased, rated, dismissed) and unavailable items are left
+out. Each card's reason names whichever of the two terms contributed more.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from launchpoint.domain.ribbons import Card, Ribbon, RibbonPage
+from launchpoint.domain.segments import SurfaceSpec
+from launchpoint.errors import NotFound
+from launchpoint.ranking.state import SegmentState, WorkspaceState
+
+POPULARITY_WEIGHT = 0.5
+# Breaks ties by overall popularity without ever outweighing a real difference in score.
+TIE_BREAK = 1e-6
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RibbonRequest:
+    user_id: str
+    surface: str = "home"
+    layers: int | None = None
+    cards: int | None = None
+
+
+def _top(scores: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.intp]:
+    if len(candidates) <= k:
+        order = np.lexsort((candidates, -scores))
+        return candidates[order]
+    part = np.argpartition(-scores, k - 1)[:k]
+    order = np.lexsort((candidates[part], -scores[part]))
+    return candidates[part][order]
+
+
+def _candidates(state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    mask = pool & state.available
+    consumed = state.consumed.indices[state.consumed.indptr[user] : state.consumed.indptr[user + 1]]
+    mask[consumed] = False
+    return np.flatnonzero(mask)
+
+
+def segment_ribbon(
+    state: WorkspaceState, segment: SegmentState, user: int, affinity: FloatArray, k: int
+) -> Ribbon:
+    candidates = _candidates(state, user, segment.eligible.copy())
+    pop = segment.popularity[candidates]
+    top_pop = segment.popularity[segment.eligible].max(initial=0.0)
+    pop_term = POPULARITY_WEIGHT * (pop / top_pop if top_pop > 0 else pop)
+    if affinity.any():
+        item_affinity = state.item_categories[candidates] @ affinity
+    else:
+        item_affinity = np.zeros(len(candidates))
+    aff_term = (1 - POPULARITY_WEIGHT) * item_affinity
+    scores = pop_term + aff_term + TIE_BREAK * state.popularity[candidates] / (
+        state.popularity.max(initial=0.0) or 1.0
+    )
+    chosen = _top(scores, candidates, k)
+    position = {int(c): n for n, c in enumerate(candidates)}
+    cards = []
+    for item in chosen:
+        n = position[int(item)]
+        if aff_term[n] > pop_term[n]:
+            reason, signal = _affinity_reason(state, int(item), affinity), "affinity"
+        else:
+            reason, signal = segment.spec.reason_text(), "segment_popularity"
+        cards.append(_card(state, int(item), float(scores[n]), reason, signal))
+    return Ribbon(segment.spec.id, segment.spec.title, cards)
+
+
+def popular_ribbon(state: WorkspaceState, user: int, title: str, k: int) -> Ribbon:
+    candidates = _candidates(state, user, np.ones(len(state.item_ids), dtype=bool))
+    scores = state.popularity[candidates]
+    cards = [
+        _card(state, int(item), float(state.popularity[item]), "Popular right now", "popular")
+        for item in _top(scores, candidates, k)
+    ]
+    return Ribbon(None, title, cards, kind="fallback")
+
+
+def _affinity_reason(state: WorkspaceState, item: int, affinity: FloatArray) -> str:
+    row = state.item_categories[item]
+    best = max(row.indices, key=lambda c: affinity[c])
+    return f"Because you like {state.categories[best]}"
+
+
+def _card(state: WorkspaceState, item: int, score: float, reason: str, signal: str) -> Card:
+    return Card(state.item_ids[item], state.item_rows[item]["title"], round(score, 6), reason, signal)
+
+
+def build_ribbons(state: WorkspaceState, request: RibbonRequest, surface: SurfaceSpec) -> RibbonPage:
+    user = state.user_index.get(request.user_id)
+    if user is None:
+        raise NotFound(f"user {request.user_id!r} does not exist in this workspace")
+    layers = request.layers or surface.layers
+    k = request.cards or surface.cards
+    ribbons: list[Ribbon] = []
+    if state.personalised[user]:
+        affinity = state.category_affinity(user)
+        for segment in state.segments:
+            if len(ribbons) >= layers:
+                break
+            if segment.qualification.qualifies and segment.members[user]:
+                ribbons.append(segment_ribbon(state, segment, user, affinity, k))
+    fallback_used = False
+    if not ribbons and surface.fallback == "popular":
+        ribbons.append(popular_ribbon(state, user, surface.fallback_title, k))
+        fallback_used = True
+    return RibbonPage(uuid.uuid4().hex, request.user_id, request.surface, ribbons, fallback_used)

@@ -1,0 +1,213 @@
+"""A workspace held in memory for serving: indices, interaction matrices, segment memberships
+and per-segment popularity, all built in one pass from storage.
+
+The state is rebuilt when the workspace's ``data_version`` moves (any write, from any process)
+or when it is older than the refresh interval, so time windows in rules keep sliding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from launchpoint.domain.segments import SegmentSpec
+from launchpoint.ranking.signals import CONSUMED_TYPES, event_weights
+from launchpoint.segments.compiler import CompiledRule, compile_rule
+from launchpoint.segments.membership import (
+    EventColumns,
+    aggregate_values,
+    evaluate_items,
+    evaluate_users,
+)
+from launchpoint.segments.qualification import QualificationRow, qualify
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class SegmentState:
+    spec: SegmentSpec
+    user_rule: CompiledRule
+    item_rule: CompiledRule
+    members: BoolArray
+    eligible: BoolArray
+    qualification: QualificationRow
+    popularity: FloatArray  # weighted interactions of members with each item, >= 0
+
+
+@dataclass
+class WorkspaceState:
+    version: int
+    built_at: float
+    now: float
+    user_ids: list[str]
+    user_index: dict[str, int]
+    user_rows: list[dict[str, Any]]
+    item_ids: list[str]
+    item_index: dict[str, int]
+    item_rows: list[dict[str, Any]]
+    available: BoolArray
+    personalised: BoolArray  # False where the user switched personalisation off
+    categories: list[str]
+    item_categories: sparse.csr_matrix  # items x categories, rows sum to 1
+    interactions: sparse.csr_matrix  # users x items, summed event weights
+    consumed: sparse.csr_matrix  # users x items, 1 where the item is not to be offered again
+    popularity: FloatArray  # all users, >= 0
+    segments: list[SegmentState] = field(default_factory=list)
+
+    @property
+    def user_fields(self) -> set[str]:
+        return _keys(self.user_rows)
+
+    @property
+    def item_fields(self) -> set[str]:
+        return _keys(self.item_rows)
+
+    def category_affinity(self, user: int) -> FloatArray:
+        """The user's positive interest in each category, scaled so the strongest is 1."""
+        row = self.interactions.getrow(user)
+        row.data = np.clip(row.data, 0.0, None)
+        affinity = np.asarray((row @ self.item_categories).todense()).ravel()
+        top = affinity.max(initial=0.0)
+        return affinity / top if top > 0 else affinity
+
+
+def _keys(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    out: set[str] = set()
+    for row in rows:
+        out.update(row)
+    return out
+
+
+def user_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a user rule sees: attributes, then the built-ins, which win."""
+    row = dict(record.get("attributes") or {})
+    row.update(id=record["id"], created_at=record["created_at"])
+    return row
+
+
+def item_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    row = dict(record.get("attributes") or {})
+    for key in ("id", "title", "text", "categories", "available", "created_at", "sensitive"):
+        row[key] = record[key]
+    return row
+
+
+def build_state(
+    version: int,
+    users: Iterable[Mapping[str, Any]],
+    items: Iterable[Mapping[str, Any]],
+    event_chunks: Iterable[Sequence[tuple[Any, ...]]],
+    specs: Sequence[SegmentSpec],
+    now: float | None = None,
+) -> WorkspaceState:
+    now = time.time() if now is None else now
+    user_records = list(users)
+    user_rows = [user_row(u) for u in user_records]
+    personalised = np.fromiter(
+        (u.get("personalisation", True) is not False for u in user_records), bool, len(user_rows)
+    )
+    user_ids = [r["id"] for r in user_rows]
+    user_index = {uid: i for i, uid in enumerate(user_ids)}
+    item_rows = [item_row(i) for i in items]
+    item_ids = [r["id"] for r in item_rows]
+    item_index = {iid: i for i, iid in enumerate(item_ids)}
+    available = np.fromiter((bool(r["available"]) for r in item_rows), bool, len(item_rows))
+
+    categories = sorted({c for r in item_rows for c in r["categories"]})
+    cat_index = {c: k for k, c in enumerate(categories)}
+    rows_, cols_, vals_ = [], [], []
+    for i, r in enumerate(item_rows):
+        cats = r["categories"]
+        for c in cats:
+            rows_.append(i)
+            cols_.append(cat_index[c])
+            vals_.append(1.0 / len(cats))
+    item_categories = sparse.csr_matrix(
+        (vals_, (rows_, cols_)), shape=(len(item_rows), len(categories))
+    )
+
+    events = _event_columns(event_chunks, user_index, item_index)
+    n_users, n_items = len(user_ids), len(item_ids)
+    weights = event_weights(events.types, events.type_code, events.value)
+    has_item = events.item >= 0
+    interactions = sparse.csr_matrix(
+        (weights[has_item], (events.user[has_item], events.item[has_item])),
+        shape=(n_users, n_items),
+    )
+    interactions.sum_duplicates()
+    consumed_codes = [k for k, kind in enumerate(events.types) if kind in CONSUMED_TYPES]
+    is_consumed = has_item & np.isin(events.type_code, consumed_codes)
+    consumed = sparse.csr_matrix(
+        (np.ones(int(is_consumed.sum())), (events.user[is_consumed], events.item[is_consumed])),
+        shape=(n_users, n_items),
+    )
+    consumed.sum_duplicates()
+    positive = interactions.copy()
+    positive.data = np.clip(positive.data, 0.0, None)
+    popularity = np.asarray(positive.sum(axis=0)).ravel()
+
+    state = WorkspaceState(
+        version=version, built_at=time.time(), now=now, user_ids=user_ids,
+        user_index=user_index, user_rows=user_rows, item_ids=item_ids, item_index=item_index,
+        item_rows=item_rows, available=available, personalised=personalised, categories=categories,
+        item_categories=item_categories, interactions=interactions, consumed=consumed,
+        popularity=popularity,
+    )  # fmt: skip
+    state.segments = _segments(state, specs, events, positive)
+    return state
+
+
+def _event_columns(
+    chunks: Iterable[Sequence[tuple[Any, ...]]], user_index: dict[str, int],
+    item_index: dict[str, int],
+) -> EventColumns:  # fmt: skip
+    types: dict[str, int] = {}
+    parts: list[tuple[Any, ...]] = []
+    for chunk in chunks:
+        u = np.fromiter((user_index.get(r[0], -1) for r in chunk), np.int32, len(chunk))
+        i = np.fromiter((item_index.get(r[1], -1) if r[1] is not None else -1 for r in chunk),
+                        np.int32, len(chunk))  # fmt: skip
+        k = np.fromiter((types.setdefault(r[2], len(types)) for r in chunk), np.int16, len(chunk))
+        v = np.fromiter((np.nan if r[3] is None else r[3] for r in chunk), np.float64, len(chunk))
+        ts = np.fromiter((r[4] for r in chunk), np.float64, len(chunk))
+        keep = u >= 0  # events of users that are not stored are not anyone's behaviour
+        parts.append((u[keep], i[keep], k[keep], v[keep], ts[keep]))
+    if not parts:
+        empty = np.zeros(0)
+        return EventColumns(empty.astype(np.int32), empty.astype(np.int32),
+                            empty.astype(np.int16), empty, empty, ())  # fmt: skip
+    cols = [np.concatenate([p[n] for p in parts]) for n in range(5)]
+    return EventColumns(cols[0], cols[1], cols[2], cols[3], cols[4], tuple(types))
+
+
+def _segments(
+    state: WorkspaceState, specs: Sequence[SegmentSpec], events: EventColumns,
+    positive: sparse.csr_matrix,
+) -> list[SegmentState]:  # fmt: skip
+    compiled = [
+        (spec, compile_rule(spec.users, "users"), compile_rule(spec.items, "items"))
+        for spec in specs
+        if spec.status != "archived"
+    ]
+    aggregates = [a for _, rule, _ in compiled for a in rule.aggregates]
+    values = aggregate_values(
+        aggregates, events, state.item_rows, state.item_ids, len(state.user_ids), state.now
+    )
+    out: list[SegmentState] = []
+    for spec, user_rule, item_rule in compiled:
+        members = evaluate_users(user_rule, state.user_rows, values)
+        eligible = evaluate_items(item_rule, state.item_rows)
+        n_items = int((eligible & state.available).sum())
+        row = qualify(spec, int(members.sum()), n_items)
+        popularity = np.asarray(positive[members].sum(axis=0), dtype=np.float64).ravel()
+        out.append(SegmentState(spec, user_rule, item_rule, members, eligible, row, popularity))
+    out.sort(key=lambda s: (s.spec.priority, s.spec.id))
+    return out

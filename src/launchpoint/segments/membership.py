@@ -1,0 +1,96 @@
+"""Batch evaluation of segment rules over a whole workspace.
+
+Aggregates are computed with numpy over the event columns (one pass per distinct aggregate),
+then each user's rule runs over its attribute row plus those values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from launchpoint.segments.compiler import Aggregate, CompiledRule
+
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """All events of a workspace as parallel arrays (index -1: no item)."""
+
+    user: npt.NDArray[np.int32]
+    item: npt.NDArray[np.int32]
+    type_code: npt.NDArray[np.int16]
+    value: FloatArray  # NaN where absent
+    ts: FloatArray
+    types: tuple[str, ...]  # type_code -> event type
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+
+def event_condition_mask(
+    aggregate: Aggregate, events: EventColumns, items: Sequence[Mapping[str, Any]],
+    item_ids: Sequence[str],
+) -> BoolArray:  # fmt: skip
+    """Which events satisfy the aggregate's condition. The condition is a Python closure, so it
+    is run once per distinct (type, item, value) rather than once per event."""
+    n = len(events)
+    if aggregate.condition is None or n == 0:
+        return np.ones(n, dtype=bool)
+    value_key = np.where(np.isnan(events.value), -1e300, events.value)
+    keys = np.rec.fromarrays([events.type_code, events.item, value_key])
+    unique, inverse = np.unique(keys, return_inverse=True)
+    results = np.empty(len(unique), dtype=bool)
+    condition = aggregate.condition
+    for k, (code, item, value) in enumerate(unique.tolist()):
+        row: dict[str, Any] = dict(items[item]) if item >= 0 else {}
+        row["event"] = events.types[code]
+        row["value"] = None if value == -1e300 else value
+        row["item_id"] = item_ids[item] if item >= 0 else None
+        results[k] = bool(condition(row))
+    return results[inverse.reshape(-1)]
+
+
+def aggregate_values(
+    aggregates: Sequence[Aggregate], events: EventColumns, items: Sequence[Mapping[str, Any]],
+    item_ids: Sequence[str], n_users: int, now: float,
+) -> dict[str, FloatArray]:  # fmt: skip
+    """Per-user value of every aggregate, keyed by ``Aggregate.key``."""
+    out: dict[str, FloatArray] = {}
+    for aggregate in aggregates:
+        if aggregate.key in out:
+            continue
+        mask = event_condition_mask(aggregate, events, items, item_ids)
+        if aggregate.window_seconds is not None:
+            mask &= (events.ts >= now - aggregate.window_seconds) & (events.ts <= now)
+        out[aggregate.key] = np.bincount(events.user[mask], minlength=n_users).astype(np.float64)
+    return out
+
+
+def evaluate_users(
+    rule: CompiledRule, users: Sequence[Mapping[str, Any]], values: Mapping[str, FloatArray]
+) -> BoolArray:
+    """Membership of every user in one rule."""
+    keys = [a.key for a in rule.aggregates]
+    mask = np.zeros(len(users), dtype=bool)
+    if not keys:
+        for i, row in enumerate(users):
+            mask[i] = rule.matches(row)
+        return mask
+    columns = [values[k] for k in keys]
+    for i, row in enumerate(users):
+        extended = dict(row)
+        for key, column in zip(keys, columns, strict=True):
+            extended[key] = float(column[i])
+        mask[i] = rule.matches(extended)
+    return mask
+
+
+def evaluate_items(rule: CompiledRule, items: Sequence[Mapping[str, Any]]) -> BoolArray:
+    return np.fromiter((rule.matches(row) for row in items), dtype=bool, count=len(items))

@@ -1,0 +1,299 @@
+"""Everything Launchpoint reads and writes for one workspace; the only place with SQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Insert, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from launchpoint.domain.records import EventIn, ItemIn, UserIn
+from launchpoint.domain.segments import SegmentSpec, SurfaceSpec
+from launchpoint.storage import tables as t
+from launchpoint.storage.database import Database
+
+EVENT_CHUNK = 5000
+
+
+class WorkspaceStore:
+    def __init__(self, db: Database, workspace_id: str) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
+
+    # -- helpers -------------------------------------------------------------------------
+    def _insert(self, table: Any) -> Insert:
+        module = postgresql if self.db.dialect == "postgresql" else sqlite
+        return module.insert(table)  # type: ignore[no-any-return]
+
+    def _bump(self, conn: Connection) -> None:
+        conn.execute(
+            update(t.workspaces)
+            .where(t.workspaces.c.id == self.workspace_id)
+            .values(data_version=t.workspaces.c.data_version + 1)
+        )
+
+    def ensure(self, name: str = "") -> None:
+        """Create the workspace row if it is missing."""
+        with self.db.write() as conn:
+            stmt = self._insert(t.workspaces).values(
+                id=self.workspace_id, name=name or self.workspace_id,
+                created_at=time.time(), data_version=0,
+            )  # fmt: skip
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+
+    def data_version(self) -> int:
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(t.workspaces.c.data_version).where(t.workspaces.c.id == self.workspace_id)
+            ).scalar()
+        return int(value or 0)
+
+    # -- catalogue and users -------------------------------------------------------------
+    def upsert_items(self, records: Sequence[ItemIn]) -> int:
+        rows = {r.id: r for r in records}  # the last version of a repeated id wins
+        if not rows:
+            return 0
+        values = [
+            {"workspace_id": self.workspace_id, "id": r.id, "title": r.title, "text": r.text,
+             "categories": r.categories, "attributes": r.attributes, "available": r.available,
+             "created_at": r.created_at or time.time(), "sensitive": r.sensitive}
+            for r in rows.values()
+        ]  # fmt: skip
+        stmt = self._insert(t.items)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["workspace_id", "id"],
+            set_={c: stmt.excluded[c] for c in
+                  ("title", "text", "categories", "attributes", "available", "created_at",
+                   "sensitive")},
+        )  # fmt: skip
+        with self.db.write() as conn:
+            conn.execute(stmt, values)
+            self._bump(conn)
+        return len(values)
+
+    def upsert_users(self, records: Sequence[UserIn]) -> int:
+        rows = {r.id: r for r in records}
+        if not rows:
+            return 0
+        values = [
+            {"workspace_id": self.workspace_id, "id": r.id, "attributes": r.attributes,
+             "consents": r.consents, "personalisation": r.personalisation,
+             "created_at": r.created_at or time.time()}
+            for r in rows.values()
+        ]  # fmt: skip
+        stmt = self._insert(t.users)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["workspace_id", "id"],
+            set_={c: stmt.excluded[c] for c in
+                  ("attributes", "consents", "personalisation", "created_at")},
+        )  # fmt: skip
+        with self.db.write() as conn:
+            conn.execute(stmt, values)
+            self._bump(conn)
+        return len(values)
+
+    def ensure_users(self, user_ids: Sequence[str]) -> None:
+        """Create bare users for ids seen only in events (a track call may come first)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return
+        now = time.time()
+        values = [
+            {"workspace_id": self.workspace_id, "id": uid, "attributes": {}, "consents": {},
+             "personalisation": True, "created_at": now}
+            for uid in ids
+        ]  # fmt: skip
+        stmt = self._insert(t.users).on_conflict_do_nothing(index_elements=["workspace_id", "id"])
+        with self.db.write() as conn:
+            conn.execute(stmt, values)
+
+    def insert_events(self, records: Sequence[EventIn]) -> tuple[int, int]:
+        """Store new events; an event whose message id is already stored is a duplicate and
+        changes nothing. Returns (inserted, duplicates). Committed before it returns."""
+        now = time.time()
+        unique: dict[str, dict[str, Any]] = {}
+        for r in records:
+            mid = r.resolved_message_id()
+            unique.setdefault(mid, {
+                "workspace_id": self.workspace_id, "message_id": mid, "user_id": r.user_id,
+                "item_id": r.item_id, "type": r.type, "value": r.value,
+                "ts": r.timestamp if r.timestamp is not None else now,
+                "context": r.context, "properties": r.properties, "received_at": now,
+            })  # fmt: skip
+        if not unique:
+            return 0, len(records)
+        stmt = (
+            self._insert(t.events)
+            .on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
+            .returning(t.events.c.message_id)
+        )
+        inserted = 0
+        with self.db.write() as conn:
+            for rows in _chunks(list(unique.values()), EVENT_CHUNK):
+                result = conn.execute(stmt, rows)
+                inserted += len(result.all())
+            if inserted:
+                self._bump(conn)
+        return inserted, len(records) - inserted
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.items).where(
+                    t.items.c.workspace_id == self.workspace_id, t.items.c.id == item_id
+                )
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(t.users).where(
+                    t.users.c.workspace_id == self.workspace_id, t.users.c.id == user_id
+                )
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def iter_items(self) -> Iterator[dict[str, Any]]:
+        with self.db.read() as conn:
+            result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
+                select(t.items).where(t.items.c.workspace_id == self.workspace_id)
+                .order_by(t.items.c.id)
+            )  # fmt: skip
+            for row in result.mappings():
+                yield dict(row)
+
+    def iter_users(self) -> Iterator[dict[str, Any]]:
+        with self.db.read() as conn:
+            result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
+                select(t.users).where(t.users.c.workspace_id == self.workspace_id)
+                .order_by(t.users.c.id)
+            )  # fmt: skip
+            for row in result.mappings():
+                yield dict(row)
+
+    def iter_event_tuples(self) -> Iterator[Sequence[tuple[Any, ...]]]:
+        """(user_id, item_id, type, value, ts) in chunks, oldest first."""
+        c = t.events.c
+        with self.db.read() as conn:
+            result = conn.execution_options(yield_per=50_000).execute(
+                select(c.user_id, c.item_id, c.type, c.value, c.ts)
+                .where(c.workspace_id == self.workspace_id).order_by(c.ts)
+            )  # fmt: skip
+            for part in result.partitions():
+                yield [tuple(row) for row in part]
+
+    def stats(self) -> dict[str, Any]:
+        ws = self.workspace_id
+        with self.db.read() as conn:
+            def count(table: Any) -> int:
+                return int(conn.execute(
+                    select(func.count()).select_from(table).where(table.c.workspace_id == ws)
+                ).scalar_one())  # fmt: skip
+
+            by_type = conn.execute(
+                select(t.events.c.type, func.count()).where(t.events.c.workspace_id == ws)
+                .group_by(t.events.c.type).order_by(t.events.c.type)
+            ).all()  # fmt: skip
+            span = conn.execute(
+                select(func.min(t.events.c.ts), func.max(t.events.c.ts))
+                .where(t.events.c.workspace_id == ws)
+            ).one()  # fmt: skip
+            return {
+                "items": count(t.items),
+                "users": count(t.users),
+                "events": count(t.events),
+                "events_by_type": {kind: int(n) for kind, n in by_type},
+                "segments": count(t.segments),
+                "first_event_at": span[0],
+                "last_event_at": span[1],
+            }
+
+    # -- segments and surfaces -----------------------------------------------------------
+    def list_segments(self) -> list[tuple[SegmentSpec, int]]:
+        """(spec, version) for every segment, in priority order."""
+        c = t.segments.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(c.definition, c.version).where(c.workspace_id == self.workspace_id)
+                .order_by(c.priority, c.id)
+            ).all()  # fmt: skip
+        return [(SegmentSpec.model_validate(row[0]), int(row[1])) for row in rows]
+
+    def save_segments(self, specs: Sequence[SegmentSpec], actor: str = "") -> list[str]:
+        """Create or update segments; a changed definition gets a new version in the history.
+        Returns the ids that changed."""
+        changed: list[str] = []
+        now = time.time()
+        c = t.segments.c
+        with self.db.write() as conn:
+            current = {
+                row[0]: (row[1], int(row[2]))
+                for row in conn.execute(
+                    select(c.id, c.definition, c.version).where(c.workspace_id == self.workspace_id)
+                ).all()
+            }
+            for spec in specs:
+                definition = spec.model_dump()
+                old = current.get(spec.id)
+                if old is not None and old[0] == definition:
+                    continue
+                version = old[1] + 1 if old else 1
+                stmt = self._insert(t.segments).values(
+                    workspace_id=self.workspace_id, id=spec.id, priority=spec.priority,
+                    status=spec.status, version=version, definition=definition, updated_at=now,
+                )  # fmt: skip
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["workspace_id", "id"],
+                    set_={k: stmt.excluded[k] for k in
+                          ("priority", "status", "version", "definition", "updated_at")},
+                ))  # fmt: skip
+                conn.execute(self._insert(t.segment_versions).values(
+                    workspace_id=self.workspace_id, segment_id=spec.id, version=version,
+                    definition=definition, created_at=now, actor=actor,
+                ))  # fmt: skip
+                changed.append(spec.id)
+            if changed:
+                self._bump(conn)
+        return changed
+
+    def segment_history(self, segment_id: str) -> list[dict[str, Any]]:
+        c = t.segment_versions.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(c.version, c.definition, c.created_at, c.actor)
+                .where(c.workspace_id == self.workspace_id, c.segment_id == segment_id)
+                .order_by(c.version)
+            ).mappings().all()  # fmt: skip
+        return [dict(r) for r in rows]
+
+    def list_surfaces(self) -> dict[str, SurfaceSpec]:
+        c = t.surfaces.c
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(c.id, c.definition).where(c.workspace_id == self.workspace_id)
+            ).all()
+        return {row[0]: SurfaceSpec.model_validate(row[1]) for row in rows}
+
+    def save_surfaces(self, surfaces: dict[str, SurfaceSpec]) -> None:
+        if not surfaces:
+            return
+        now = time.time()
+        with self.db.write() as conn:
+            for surface_id, spec in surfaces.items():
+                stmt = self._insert(t.surfaces).values(
+                    workspace_id=self.workspace_id, id=surface_id,
+                    definition=spec.model_dump(), updated_at=now,
+                )  # fmt: skip
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["workspace_id", "id"],
+                    set_={"definition": stmt.excluded.definition, "updated_at": now},
+                ))  # fmt: skip
+            self._bump(conn)
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
