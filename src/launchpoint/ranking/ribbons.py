@@ -36,12 +36,14 @@ class RibbonRequest:
 
 
 def _top(scores: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.intp]:
-    if len(candidates) <= k:
-        order = np.lexsort((candidates, -scores))
-        return candidates[order]
-    part = np.argpartition(-scores, k - 1)[:k]
-    order = np.lexsort((candidates[part], -scores[part]))
-    return candidates[part][order]
+    """The k best candidates, best first; ties go to the lower item index, so the answer never
+    depends on how a partial sort happened to split equal scores."""
+    if len(candidates) > k:
+        cutoff = np.partition(scores, len(scores) - k)[len(scores) - k]
+        keep = np.flatnonzero(scores >= cutoff)
+        scores, candidates = scores[keep], candidates[keep]
+    order = np.lexsort((candidates, -scores))[:k]
+    return candidates[order]
 
 
 def _candidates(state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
@@ -56,7 +58,7 @@ def segment_ribbon(
 ) -> Ribbon:
     candidates = _candidates(state, user, segment.eligible.copy())
     pop = segment.popularity[candidates]
-    top_pop = segment.popularity[segment.eligible].max(initial=0.0)
+    top_pop = segment.popularity[segment.eligible & state.available].max(initial=0.0)
     pop_term = POPULARITY_WEIGHT * (pop / top_pop if top_pop > 0 else pop)
     if affinity.any():
         item_affinity = state.item_categories[candidates] @ affinity

@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal as TLiteral
+from typing import Any
+from typing import Literal as TLiteral
 
 from launchpoint.errors import ErrorDetail, RuleError
 from launchpoint.segments import ast
@@ -37,6 +38,7 @@ class Aggregate:
     key: str
     condition: Evaluator | None  # evaluated on an event row: event fields + its item's fields
     window_seconds: float | None
+    uses_value: bool = False  # whether the condition reads the event's value
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,10 @@ class _Compiler:
         key = "@" + _canonical(node)
         if key not in checker.aggregates and len(checker.aggregates) >= MAX_AGGREGATES:
             checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different count(...)")
-        checker.aggregates.setdefault(key, Aggregate(key, condition, window))
+        uses_value = any(
+            isinstance(n, ast.Field) and n.path == ("value",) for c in conditions for n in ast.walk(c)
+        )
+        checker.aggregates.setdefault(key, Aggregate(key, condition, window, uses_value))
         return lambda row: row.get(key, 0)
 
     def _window(self, arg: ast.Compare) -> float | None:

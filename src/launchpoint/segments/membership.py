@@ -6,7 +6,7 @@ then each user's rule runs over its attribute row plus those values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,26 +34,70 @@ class EventColumns:
         return int(self.user.shape[0])
 
 
+class _EventRow(Mapping[str, Any]):
+    """An event as a rule sees it: its own fields, then its item's, without copying either."""
+
+    __slots__ = ("_event", "_item")
+
+    def __init__(self, event: dict[str, Any], item: Mapping[str, Any]) -> None:
+        self._event = event
+        self._item = item
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._event:
+            return self._event[key]
+        return self._item[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._event:
+            return self._event[key]
+        return self._item.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._event
+        yield from (k for k in self._item if k not in self._event)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+_NO_ITEM: dict[str, Any] = {}
+
+
 def event_condition_mask(
     aggregate: Aggregate, events: EventColumns, items: Sequence[Mapping[str, Any]],
     item_ids: Sequence[str],
 ) -> BoolArray:  # fmt: skip
     """Which events satisfy the aggregate's condition. The condition is a Python closure, so it
-    is run once per distinct (type, item, value) rather than once per event."""
+    runs once per distinct (type, item[, value]) rather than once per event."""
     n = len(events)
     if aggregate.condition is None or n == 0:
         return np.ones(n, dtype=bool)
-    value_key = np.where(np.isnan(events.value), -1e300, events.value)
-    keys = np.rec.fromarrays([events.type_code, events.item, value_key])
-    unique, inverse = np.unique(keys, return_inverse=True)
+    n_items = len(items) + 1
+    key = events.type_code.astype(np.int64) * n_items + (events.item.astype(np.int64) + 1)
+    if aggregate.uses_value:
+        values, value_code = np.unique(events.value, return_inverse=True)  # NaNs sort last
+        key = key * len(values) + value_code.reshape(-1)
+    else:
+        values = np.array([np.nan])
+    unique, inverse = np.unique(key, return_inverse=True)
     results = np.empty(len(unique), dtype=bool)
     condition = aggregate.condition
-    for k, (code, item, value) in enumerate(unique.tolist()):
-        row: dict[str, Any] = dict(items[item]) if item >= 0 else {}
-        row["event"] = events.types[code]
-        row["value"] = None if value == -1e300 else value
-        row["item_id"] = item_ids[item] if item >= 0 else None
-        results[k] = bool(condition(row))
+    n_values = len(values)
+    for k, combined in enumerate(unique.tolist()):
+        if aggregate.uses_value:
+            combined, value_index = divmod(combined, n_values)
+            value = float(values[value_index])
+        else:
+            value = float("nan")
+        code, item_plus_one = divmod(combined, n_items)
+        item = item_plus_one - 1
+        event = {
+            "event": events.types[code],
+            "value": None if value != value else value,  # NaN: no value
+            "item_id": item_ids[item] if item >= 0 else None,
+        }
+        results[k] = bool(condition(_EventRow(event, items[item] if item >= 0 else _NO_ITEM)))
     return results[inverse.reshape(-1)]
 
 

@@ -3,6 +3,7 @@ WAL mode) or ``postgresql://...`` (psycopg 3)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _dumps(value: Any) -> str:
+    # Most events carry empty context and properties; skipping the encoder for them is a
+    # large share of bulk-import time.
+    if not value and isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -60,7 +69,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"json_serializer": _dumps}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:

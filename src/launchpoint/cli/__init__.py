@@ -1,0 +1,46 @@
+"""The ``launchpoint`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from launchpoint.cli import data, segments, server
+from launchpoint.cli.common import CliState
+
+app = typer.Typer(
+    help="Launchpoint: segments, ribbons and cards for every surface, with the reasons why.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(help="YAML settings file.")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        help="sqlite:///path or postgresql://...; env LAUNCHPOINT_DATABASE_URL.")] = None,  # fmt: skip
+    workspace: Annotated[str | None, typer.Option(
+        help="Workspace to act on; env LAUNCHPOINT_WORKSPACE.")] = None,  # fmt: skip
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Folder of the embedded database; env LAUNCHPOINT_DATA_DIR.")] = None,  # fmt: skip
+) -> None:
+    ctx.obj = CliState(config, database_url, workspace, data_dir)
+
+
+app.command("init")(data.init)
+app.command("import")(data.import_)
+app.command("stats")(data.stats)
+app.command("apply")(segments.apply)
+app.command("ribbons")(segments.ribbons)
+app.add_typer(segments.segments_app, name="segments")
+app.command("serve")(server.serve)
+app.command("demo")(server.demo)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,68 @@
+"""What every command shares: settings from global options, the console, error reporting."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from launchpoint.engine import Launchpoint, WorkspaceEngine
+from launchpoint.errors import LaunchpointError
+from launchpoint.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class CliState:
+    config: Path | None = None
+    database_url: str | None = None
+    workspace: str | None = None
+    data_dir: Path | None = None
+
+    def settings(self) -> Settings:
+        return load_settings(
+            self.config, database_url=self.database_url, workspace=self.workspace,
+            data_dir=self.data_dir,
+        )  # fmt: skip
+
+    def engine(self) -> tuple[Launchpoint, WorkspaceEngine]:
+        lp = Launchpoint(self.settings())
+        return lp, lp.workspace()
+
+
+def state(ctx: typer.Context) -> CliState:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):
+        obj = CliState()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a LaunchpointError as a person would want to read it, and exit with status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LaunchpointError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            for detail in exc.details[:20]:
+                err_console.print(f"  {detail.loc}: {detail.message}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def kv(pairs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in pairs.items())

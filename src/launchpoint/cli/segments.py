@@ -1,0 +1,129 @@
+"""apply, segments report, ribbons: defining segments and seeing what users get."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.table import Table
+
+from launchpoint.cli.common import console, reports_errors, state
+from launchpoint.domain.segments import WorkspaceConfig
+from launchpoint.engine import WorkspaceEngine
+from launchpoint.errors import ErrorDetail, InvalidInput
+from launchpoint.ranking.ribbons import RibbonRequest
+from launchpoint.segments.qualification import QualificationRow
+
+segments_app = typer.Typer(help="Inspect segments: the qualification report.", no_args_is_help=True)
+
+
+def read_config(path: Path) -> WorkspaceConfig:
+    """A YAML (or JSON) file of segments and surfaces, with errors that say where."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: expected a mapping with 'segments:' and/or 'surfaces:'")
+    try:
+        return WorkspaceConfig.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
+        ]
+        first = details[0]
+        raise InvalidInput(f"{path}: {first.loc}: {first.message}", details) from None
+
+
+def print_report(rows: list[QualificationRow]) -> None:
+    table = Table(title="Segment qualification")
+    for name, justify in (("priority", "right"), ("segment", "left"), ("status", "left"),
+                          ("members", "right"), ("items", "right"), ("users test", "left"),
+                          ("items test", "left"), ("qualifies", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        table.add_row(
+            str(r.priority), f"{r.segment_id} ({r.name})" if r.name != r.segment_id else r.segment_id,
+            r.status, f"{r.members:,}", f"{r.items:,}", r.users_test, r.items_test,
+            "[green]Y[/]" if r.qualifies else "[red]N[/]",
+        )  # fmt: skip
+    console.print(table)
+
+
+def apply_file(ws: WorkspaceEngine, path: Path) -> None:
+    result = ws.apply(read_config(path), actor="cli")
+    for label, ids in (("created", result.created), ("updated", result.updated),
+                       ("unchanged", result.unchanged)):  # fmt: skip
+        if ids:
+            console.print(f"{label}: {', '.join(ids)}")
+    if result.surfaces:
+        console.print(f"surfaces: {', '.join(result.surfaces)}")
+    print_report(result.report)
+
+
+@reports_errors
+def apply(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="YAML file with segments: and surfaces:.")],
+) -> None:
+    """Apply segments and surfaces from a YAML file. Every rule is validated first; nothing is
+    stored if any is invalid. Prints the qualification report."""
+    lp, ws = state(ctx).engine()
+    apply_file(ws, path)
+    lp.close()
+
+
+@segments_app.command("report")
+@reports_errors
+def report(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per segment: members and items against the thresholds, Y/N with the reason."""
+    lp, ws = state(ctx).engine()
+    rows = ws.report()
+    if as_json:
+        console.print_json(json.dumps([r.as_dict() for r in rows]))
+    else:
+        print_report(rows)
+    lp.close()
+
+
+@reports_errors
+def ribbons(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="User id.")],
+    surface: Annotated[str, typer.Option(help="Surface id.")] = "home",
+    layers: Annotated[int | None, typer.Option(help="Ribbons at most.")] = None,
+    cards: Annotated[int | None, typer.Option(help="Cards per ribbon.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the ribbons and cards a user sees, each card with its reason."""
+    lp, ws = state(ctx).engine()
+    page = ws.ribbons(RibbonRequest(user, surface, layers, cards))
+    if as_json:
+        from launchpoint.api.schemas import RibbonPagePublic
+
+        console.print_json(RibbonPagePublic.of(page).model_dump_json())
+        lp.close()
+        return
+    console.print(f"[bold]{user}[/] on {surface} (recommendation {page.recommendation_id})")
+    if not page.ribbons:
+        console.print("No ribbon: the user is in no qualifying segment and the surface has no "
+                      "fallback.")  # fmt: skip
+    for ribbon in page.ribbons:
+        table = Table(title=f"{ribbon.title}  [dim]({ribbon.segment_id or ribbon.kind})[/]")
+        table.add_column("#", justify="right")
+        table.add_column("item")
+        table.add_column("title")
+        table.add_column("why")
+        for n, card in enumerate(ribbon.cards, 1):
+            table.add_row(str(n), card.item_id, card.title, card.reason)
+        console.print(table)
+    lp.close()

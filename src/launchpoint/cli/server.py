@@ -1,0 +1,89 @@
+"""serve and demo: run the API, or build the demo workspace and run it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.progress import Progress
+
+from launchpoint.api import create_app
+from launchpoint.cli.common import console, reports_errors, state
+from launchpoint.cli.segments import apply_file
+from launchpoint.demo import generate_demo
+from launchpoint.engine import Launchpoint
+
+T = TypeVar("T")
+DEMO_BATCH = 5000
+
+
+def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(records)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def run_server(lp: Launchpoint, host: str, port: int) -> None:
+    app = create_app(lp.settings, launchpoint=lp)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@reports_errors
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to bind; default from settings.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default from settings.")] = None,
+) -> None:
+    """Serve the REST API (docs at /docs)."""
+    settings = state(ctx).settings()
+    lp = Launchpoint(settings)
+    host, port = host or settings.host, port or settings.port
+    console.print(f"Launchpoint API on http://{host}:{port}  (OpenAPI docs: /docs)")
+    run_server(lp, host, port)
+
+
+@reports_errors
+def demo(
+    ctx: typer.Context,
+    users: Annotated[int, typer.Option(help="Customers to generate.")] = 2000,
+    items: Annotated[int, typer.Option(help="Products to generate.")] = 400,
+    events: Annotated[int, typer.Option(help="Events to generate.")] = 60_000,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 7,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API after.")] = True,
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Generate an investment platform's customers, products and events (seeded, with hidden
+    tastes), load them, apply the demo segments, and serve the API."""
+    settings = state(ctx).settings()
+    lp = Launchpoint(settings)
+    ws = lp.workspace()
+    data = generate_demo(n_users=users, n_items=items, n_events=events, seed=seed)
+    with Progress(console=console) as bar:
+        for label, records, total, add in (
+            ("products", data.items(), items, ws.add_items),
+            ("customers", data.users(), users, ws.add_users),
+            ("events", data.events(), events, ws.add_events),
+        ):
+            task = bar.add_task(f"loading {label}", total=total)
+            for batch in _batches(records, DEMO_BATCH):
+                add(batch)  # type: ignore[operator]
+                bar.advance(task, len(batch))
+    segments_file = resources.files("launchpoint.demo").joinpath("segments.yaml")
+    with resources.as_file(segments_file) as path:
+        apply_file(ws, Path(path))
+    sample = ws.state().user_ids[0]
+    host, port = host or settings.host, port or settings.port
+    console.print(f"\nDemo workspace {ws.workspace_id!r} is ready in {lp.db.url}")
+    console.print(f"Try:  curl 'http://{host}:{port}/v1/users/{sample}/ribbons?layers=2&cards=5'")
+    console.print(f"      launchpoint ribbons {sample}")
+    if serve_api:
+        console.print(f"Serving on http://{host}:{port}  (OpenAPI docs: /docs; Ctrl-C stops)")
+        run_server(lp, host, port)
+    else:
+        lp.close()

@@ -1,0 +1,126 @@
+"""Ribbons on a tiny workspace whose right answers are known by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from launchpoint.domain import EventIn, ItemIn, SegmentSpec, SurfaceSpec, UserIn, WorkspaceConfig
+from launchpoint.engine import WorkspaceEngine
+from launchpoint.errors import NotFound
+from launchpoint.ranking.ribbons import RibbonRequest
+
+DAY = 86400.0
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def shop(workspace: WorkspaceEngine) -> WorkspaceEngine:
+    workspace.add_items(
+        [ItemIn(id=f"b{n}", title=f"Bond {n}", categories=["bond"], created_at=0) for n in range(4)]
+        + [ItemIn(id=f"e{n}", title=f"Equity {n}", categories=["equity"], created_at=0)
+           for n in range(4)]
+        + [ItemIn(id="gone", title="Gone", categories=["bond"], available=False, created_at=0)]
+    )  # fmt: skip
+    workspace.add_users([UserIn(id=f"u{n}", attributes={"n": n}) for n in range(6)])
+    events = []
+    # Popularity among everyone: b0 > b1 > b2; e0 > e1.
+    for user, item, count in (("u1", "b0", 3), ("u2", "b0", 3), ("u3", "b1", 2), ("u4", "b2", 1),
+                              ("u1", "e0", 2), ("u2", "e1", 1), ("u5", "gone", 9)):  # fmt: skip
+        events += [EventIn(user_id=user, item_id=item, type="click", timestamp=NOW - DAY)] * 1
+        events += [EventIn(message_id=f"{user}{item}{k}", user_id=user, item_id=item,
+                           type="click", timestamp=NOW - DAY - k) for k in range(count)]  # fmt: skip
+    # u0 loves equities (recent saves) and already bought e3.
+    events += [EventIn(message_id=f"s{k}", user_id="u0", item_id="e2", type="save",
+                       timestamp=NOW - k * DAY) for k in range(3)]  # fmt: skip
+    events.append(EventIn(user_id="u0", item_id="e3", type="purchase", timestamp=NOW))
+    # An old click by u5, outside any 30-day window.
+    events.append(EventIn(user_id="u5", item_id="b3", type="click", timestamp=NOW - 90 * DAY))
+    workspace.add_events(events)
+    workspace.apply(WorkspaceConfig(segments=[
+        SegmentSpec(id="everyone", name="Everyone", priority=2, items="true",
+                    min_users=1, min_items=1),
+        SegmentSpec(id="bonds", name="Bond fans", priority=1, items="categories contains 'bond'",
+                    users="count(event = 'click' and categories contains 'bond', within = '30d') >= 1",
+                    min_users=1, min_items=1),
+    ]))  # fmt: skip
+    return workspace
+
+
+def test_rule_windows_follow_the_clock(shop: WorkspaceEngine) -> None:
+    bonds = {s.spec.id: s for s in shop.state(now=NOW).segments}["bonds"]
+    members = {shop.state(now=NOW).user_ids[i] for i in bonds.members.nonzero()[0]}
+    assert members == {"u1", "u2", "u3", "u4", "u5"}  # u5: "gone" is a bond, clicked recently
+    later = {s.spec.id: s for s in shop.state(now=NOW + 40 * DAY).segments}["bonds"]
+    assert not later.members.any()  # 40 days on, nobody clicked a bond in the last 30 days
+    earlier = {s.spec.id: s for s in shop.state(now=NOW - 70 * DAY).segments}["bonds"]
+    later_ids = {shop.state(now=NOW - 70 * DAY).user_ids[i] for i in earlier.members.nonzero()[0]}
+    assert later_ids == {"u5"}  # 70 days back, only u5's old click was within 30 days
+
+
+def test_priority_order_and_layers(shop: WorkspaceEngine) -> None:
+    page = shop.ribbons(RibbonRequest("u3", layers=2, cards=3), now=NOW)
+    assert [r.segment_id for r in page.ribbons] == ["bonds", "everyone"]
+    assert len(shop.ribbons(RibbonRequest("u3", layers=1), now=NOW).ribbons) == 1
+    assert [r.segment_id for r in shop.ribbons(RibbonRequest("u0"), now=NOW).ribbons] == [
+        "everyone"
+    ]
+
+
+def test_cards_rank_by_segment_popularity_and_skip_unavailable(shop: WorkspaceEngine) -> None:
+    page = shop.ribbons(RibbonRequest("u4", layers=1, cards=10), now=NOW)
+    cards = page.ribbons[0].cards
+    assert [c.item_id for c in cards][:3] == ["b0", "b1", "b2"]
+    assert "gone" not in [c.item_id for c in cards]
+    assert cards[0].reason == "Popular with Bond fans"
+    assert cards[0].signal == "segment_popularity"
+    assert [c.score for c in cards] == sorted((c.score for c in cards), reverse=True)
+
+
+def test_affinity_lifts_the_users_categories_and_says_so(shop: WorkspaceEngine) -> None:
+    cards = shop.ribbons(RibbonRequest("u0", cards=8), now=NOW).ribbons[0].cards
+    ids = [c.item_id for c in cards]
+    assert "e3" not in ids  # purchased: consumed
+    assert ids[0] == "e2"  # saved three times: affinity for equities, and popular with everyone
+    equity_cards = [c for c in cards if c.item_id.startswith("e")]
+    assert all(c.reason == "Because you like equity" for c in equity_cards[1:])
+    assert max(ids.index(c.item_id) for c in equity_cards) < min(
+        ids.index(c.item_id) for c in cards if c.item_id.startswith("b")
+    )
+
+
+def test_fallback(shop: WorkspaceEngine) -> None:
+    shop.apply(WorkspaceConfig(segments=[SegmentSpec(id="everyone", status="archived")]))
+    assert shop.ribbons(RibbonRequest("u0"), now=NOW).ribbons == []
+    shop.apply(WorkspaceConfig(surfaces={"home": SurfaceSpec(fallback="popular")}))
+    page = shop.ribbons(RibbonRequest("u0", cards=3), now=NOW)
+    assert page.fallback_used
+    (ribbon,) = page.ribbons
+    assert ribbon.kind == "fallback" and ribbon.title == "Popular right now"
+    assert [c.item_id for c in ribbon.cards] == ["b0", "e2", "b1"]
+
+
+def test_personalisation_off_gets_the_non_personalised_page(shop: WorkspaceEngine) -> None:
+    shop.add_users([UserIn(id="u3", attributes={"n": 3}, personalisation=False)])
+    assert shop.ribbons(RibbonRequest("u3"), now=NOW).ribbons == []
+
+
+def test_unknown_user_and_surface(shop: WorkspaceEngine) -> None:
+    with pytest.raises(NotFound, match="nobody"):
+        shop.ribbons(RibbonRequest("nobody"), now=NOW)
+    with pytest.raises(NotFound, match="known surfaces: home"):
+        shop.ribbons(RibbonRequest("u1", surface="email"), now=NOW)
+
+
+def test_each_page_has_its_own_recommendation_id(shop: WorkspaceEngine) -> None:
+    a = shop.ribbons(RibbonRequest("u1"), now=NOW)
+    b = shop.ribbons(RibbonRequest("u1"), now=NOW)
+    assert a.recommendation_id != b.recommendation_id
+    assert a.ribbons == b.ribbons
+
+
+def test_state_is_rebuilt_when_data_changes(shop: WorkspaceEngine) -> None:
+    first = shop.state(now=NOW)
+    assert shop.state(now=NOW) is first
+    shop.add_events([EventIn(user_id="u0", item_id="b0", type="purchase", timestamp=NOW)])
+    second = shop.state(now=NOW)
+    assert second is not first and second.version > first.version
