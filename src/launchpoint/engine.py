@@ -16,7 +16,7 @@ from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfi
 from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state
-from launchpoint.segments.compiler import RuleSchema, compile_rule
+from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.qualification import QualificationRow
 from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
@@ -127,7 +127,8 @@ class WorkspaceEngine:
         )
         details: list[ErrorDetail] = []
         for n, spec in enumerate(specs):
-            for kind, text in (("users", spec.users), ("items", spec.items)):
+            rules: tuple[tuple[RuleKind, str], ...] = (("users", spec.users), ("items", spec.items))
+            for kind, text in rules:
                 try:
                     compile_rule(text, kind, schema)
                 except RuleError as exc:

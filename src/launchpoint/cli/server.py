@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -16,7 +16,7 @@ from launchpoint.api import create_app
 from launchpoint.cli.common import console, reports_errors, state
 from launchpoint.cli.segments import apply_file
 from launchpoint.demo import generate_demo
-from launchpoint.engine import Launchpoint
+from launchpoint.engine import IngestResult, Launchpoint
 
 T = TypeVar("T")
 DEMO_BATCH = 5000
@@ -26,6 +26,14 @@ def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(records)
     while batch := list(itertools.islice(it, size)):
         yield batch
+
+
+def _load(bar: Progress, label: str, records: Iterable[T], total: int,
+          add: Callable[[list[T]], IngestResult]) -> None:  # fmt: skip
+    task = bar.add_task(f"loading {label}", total=total)
+    for batch in _batches(records, DEMO_BATCH):
+        add(batch)
+        bar.advance(task, len(batch))
 
 
 def run_server(lp: Launchpoint, host: str, port: int) -> None:
@@ -65,15 +73,9 @@ def demo(
     ws = lp.workspace()
     data = generate_demo(n_users=users, n_items=items, n_events=events, seed=seed)
     with Progress(console=console) as bar:
-        for label, records, total, add in (
-            ("products", data.items(), items, ws.add_items),
-            ("customers", data.users(), users, ws.add_users),
-            ("events", data.events(), events, ws.add_events),
-        ):
-            task = bar.add_task(f"loading {label}", total=total)
-            for batch in _batches(records, DEMO_BATCH):
-                add(batch)  # type: ignore[operator]
-                bar.advance(task, len(batch))
+        _load(bar, "products", data.items(), items, ws.add_items)
+        _load(bar, "customers", data.users(), users, ws.add_users)
+        _load(bar, "events", data.events(), events, ws.add_events)
     segments_file = resources.files("launchpoint.demo").joinpath("segments.yaml")
     with resources.as_file(segments_file) as path:
         apply_file(ws, Path(path))

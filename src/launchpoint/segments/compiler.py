@@ -297,7 +297,7 @@ class _Compiler:
 
 def _canonical(node: ast.Node) -> str:
     """A stable text for a node with positions dropped: equal aggregates share one key."""
-    return _strip(node).__repr__()
+    return repr(_strip(node))
 
 
 def _strip(node: Any) -> Any:

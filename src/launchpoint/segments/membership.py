@@ -98,7 +98,8 @@ def event_condition_mask(
             "item_id": item_ids[item] if item >= 0 else None,
         }
         results[k] = bool(condition(_EventRow(event, items[item] if item >= 0 else _NO_ITEM)))
-    return results[inverse.reshape(-1)]
+    mask: BoolArray = results[inverse.reshape(-1)]
+    return mask
 
 
 def aggregate_values(

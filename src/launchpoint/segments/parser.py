@@ -104,7 +104,7 @@ class _ToAst(Transformer[Token, ast.Node]):
         name_token, *args = children
         return ast.Call(str(name_token).lower(), tuple(args), _pos(name_token))
 
-    def list(self, meta: Any, children: list[ast.Node]) -> tuple[ast.Node, ...]:
+    def value_list(self, meta: Any, children: list[ast.Node]) -> tuple[ast.Node, ...]:
         return tuple(children)
 
     def compare(self, meta: Any, children: list[Any]) -> ast.Node:

@@ -44,7 +44,7 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _dumps(value: Any) -> str:
+def dumps_json(value: Any) -> str:
     # Most events carry empty context and properties; skipping the encoder for them is a
     # large share of bulk-import time.
     if not value and isinstance(value, dict | list):
@@ -69,7 +69,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.dialect = make_url(self.url).get_backend_name()
-        kwargs: dict[str, Any] = {"json_serializer": _dumps}
+        kwargs: dict[str, Any] = {"json_serializer": dumps_json}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:

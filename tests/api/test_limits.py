@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from launchpoint.api import create_app
+from launchpoint.settings import Settings
+
+
+def _client(tmp_path: Path) -> TestClient:
+    settings = Settings(data_dir=tmp_path, max_body_bytes=2000, workspace=f"w{uuid.uuid4().hex[:8]}")
+    return TestClient(create_app(settings))
+
+
+def test_oversized_body_is_refused_with_the_envelope(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        items = [{"id": f"i{n}", "title": "x" * 50} for n in range(100)]
+        response = client.post("/v1/items/batch", json={"items": items})
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == "payload_too_large"
+        assert "2,000 bytes" in response.json()["error"]["message"]
+        assert client.get("/v1/stats").json()["items"] == 0
+
+
+def test_chunked_body_without_length_is_counted(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b" " * 500
+        response = client.post("/v1/items", content=chunks(),
+                               headers={"content-type": "application/json"})  # fmt: skip
+        assert response.status_code == 413
+
+
+def test_small_body_passes(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        assert client.post("/v1/items", json={"id": "a"}).status_code == 201
