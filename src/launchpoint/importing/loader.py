@@ -32,7 +32,8 @@ class ImportSummary:
 
 
 def _where(row: ParsedRow) -> str:
-    return f"{row.source}:{row.line}: {row.error}"
+    # Row errors already say "<kind> line <n>: ..."; the file name completes them.
+    return f"{row.source}: {row.error}"
 
 
 def check_sources(sources: Sequence[ImportSource], progress: Progress | None = None) -> None:

@@ -413,7 +413,7 @@ def open_table(
         if field not in plan.constants and plan.sources[field] not in header:
             hint = ", or a constant, e.g. mapping={'type': '=view'}" if field == "type" else ""
             raise InvalidInput(
-                f"{path}: {kind} need a {field!r} column; add one, or map one with "
+                f"{path}: {kind} need the field {field!r}: add a column of that name, or map one with "
                 f"mapping={{{field!r}: 'column name'}}{hint}. The file's columns are: "
                 f"{', '.join(header)}"
             )
