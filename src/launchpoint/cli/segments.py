@@ -43,16 +43,16 @@ def read_config(path: Path) -> WorkspaceConfig:
 
 def print_report(rows: list[QualificationRow]) -> None:
     table = Table(title="Segment qualification")
-    for name, justify in (("priority", "right"), ("segment", "left"), ("status", "left"),
-                          ("members", "right"), ("items", "right"), ("users test", "left"),
-                          ("items test", "left"), ("qualifies", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name, justify in (("#", "right"), ("segment", "left"), ("members", "right"),
+                          ("items", "right"), ("users test", "left"), ("items test", "left"),
+                          ("shown", "left")):  # fmt: skip
+        table.add_column(name, justify=justify, no_wrap=name == "segment")  # type: ignore[arg-type]
     for r in rows:
-        table.add_row(
-            str(r.priority), f"{r.segment_id} ({r.name})" if r.name != r.segment_id else r.segment_id,
-            r.status, f"{r.members:,}", f"{r.items:,}", r.users_test, r.items_test,
-            "[green]Y[/]" if r.qualifies else "[red]N[/]",
-        )  # fmt: skip
+        shown = "[green]Y[/]" if r.qualifies else "[red]N[/]"
+        if r.status != "active":
+            shown += f" ({r.status})"
+        table.add_row(str(r.priority), r.segment_id, f"{r.members:,}", f"{r.items:,}",
+                      r.users_test, r.items_test, shown)  # fmt: skip
     console.print(table)
 
 

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import numpy as np
 import typer
 import uvicorn
 from rich.progress import Progress
@@ -16,7 +17,7 @@ from launchpoint.api import create_app
 from launchpoint.cli.common import console, reports_errors, state
 from launchpoint.cli.segments import apply_file
 from launchpoint.demo import generate_demo
-from launchpoint.engine import IngestResult, Launchpoint
+from launchpoint.engine import IngestResult, Launchpoint, WorkspaceEngine
 
 T = TypeVar("T")
 DEMO_BATCH = 5000
@@ -34,6 +35,18 @@ def _load(bar: Progress, label: str, records: Iterable[T], total: int,
     for batch in _batches(records, DEMO_BATCH):
         add(batch)
         bar.advance(task, len(batch))
+
+
+def _sample_user(ws: WorkspaceEngine) -> str:
+    """A user worth showing: the first one with two ribbons, or else the first one."""
+    state = ws.state()
+    shown = [s.members for s in state.segments if s.qualification.qualifies]
+    if shown:
+        ribbons = np.sum(shown, axis=0)
+        best = np.flatnonzero(ribbons >= min(2, int(ribbons.max())))
+        if len(best):
+            return state.user_ids[int(best[0])]
+    return state.user_ids[0]
 
 
 def run_server(lp: Launchpoint, host: str, port: int) -> None:
@@ -79,7 +92,7 @@ def demo(
     segments_file = resources.files("launchpoint.demo").joinpath("segments.yaml")
     with resources.as_file(segments_file) as path:
         apply_file(ws, Path(path))
-    sample = ws.state().user_ids[0]
+    sample = _sample_user(ws)
     host, port = host or settings.host, port or settings.port
     console.print(f"\nDemo workspace {ws.workspace_id!r} is ready in {lp.db.url}")
     console.print(f"Try:  curl 'http://{host}:{port}/v1/users/{sample}/ribbons?layers=2&cards=5'")

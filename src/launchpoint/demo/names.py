@@ -6,6 +6,8 @@ real product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 ASSET_CLASSES = ("equity", "etf", "bond", "fund", "crypto", "savings")
 THEMES = (
     "sustainability", "technology", "healthcare", "dividends",
@@ -63,13 +65,17 @@ _CORPORATE: dict[str, tuple[str, ...]] = {
     "global": ("Group", "International"),
 }
 _CRYPTO_PRODUCTS = ("Digital Assets ETN", "Crypto Leaders Basket", "Blockchain Basket")
-_COIN_HEADS = ("Sol", "Nex", "Lumi", "Astra", "Vega", "Orbi", "Quanta", "Zeph", "Kor", "Heli")
+_COIN_HEADS = ("Sol", "Nex", "Lum", "Astr", "Veg", "Orb", "Quant", "Zeph", "Kor", "Hel")
 _COIN_TAILS = ("coin", "chain", "ium", "net", "ora")
 _SAVINGS: dict[str, tuple[str, ...]] = {
     "sustainability": ("Green Saver", "Green Fixed Saver"),
     "dividends": ("Monthly Income Saver", "Interest Saver"),
-    "global": ("Easy Access Saver", "1-Year Fixed Saver", "2-Year Fixed Saver",
-               "95-Day Notice Account"),  # fmt: skip
+    "global": (
+        "Easy Access Saver",
+        "1-Year Fixed Saver",
+        "2-Year Fixed Saver",
+        "95-Day Notice Account",
+    ),
 }
 
 _CLASS_NOUNS = {
@@ -89,6 +95,16 @@ _THEME_PHRASES = {
     "real_estate": "exposed to property and real assets",
     "energy": "exposed to energy producers and the power grid",
     "global": "spread broadly across sectors",
+}
+# Savings accounts and crypto assets are not sector bets, so their themes read differently.
+_CLASS_THEME_PHRASES = {
+    ("savings", "sustainability"): "whose deposits fund green lending",
+    ("savings", "dividends"): "paying interest every month",
+    ("savings", "global"): "keeping cash safe and within reach",
+    ("crypto", "technology"): "built on a public blockchain",
+    ("crypto", "sustainability"): "secured by low-energy proof of stake",
+    ("crypto", "energy"): "tied to energy markets and mining",
+    ("crypto", "global"): "tracking the largest digital assets",
 }
 _REGION_PHRASES = {
     "europe": "in Europe",
@@ -112,9 +128,10 @@ def house_name(draw: int) -> str:
 
 
 def product_title(
-    asset_class: str, theme: str, region: str, draws: tuple[int, int, int], maturity: int
+    asset_class: str, theme: str, region: str, draws: Sequence[int], maturity: int
 ) -> str:
-    """E.g. "Northwind Global Equity Fund" or "Clearwater Green Bond 2031"."""
+    """E.g. "Northwind Global Equity Fund" or "Clearwater Green Bond 2031"; ``draws`` are three
+    non-negative integers that pick the words."""
     house = house_name(draws[0])
     theme_word = _pick(_THEME_WORDS[theme], draws[1])
     region_word = _pick(_REGION_WORDS[region], draws[2])
@@ -137,10 +154,19 @@ def product_title(
     return f"{house} {_pick(_SAVINGS.get(theme, _SAVINGS['global']), draws[1])}"
 
 
+_NUMERALS = ("", "", " II", " III", " IV", " V", " VI", " VII", " VIII", " IX", " X")
+
+
+def numbered(title: str, occurrence: int) -> str:
+    """Tell apart products whose drawn words collide: the second is "... II", and so on."""
+    return title + (_NUMERALS[occurrence] if occurrence < len(_NUMERALS) else f" {occurrence}")
+
+
 def product_text(asset_class: str, theme: str, region: str, risk: int, fee: float) -> str:
     """One sentence a catalogue page would show; content-based models read it."""
     charge = f"an ongoing charge of {fee:.2f}% a year" if fee > 0 else "no ongoing charge"
+    focus = _CLASS_THEME_PHRASES.get((asset_class, theme), _THEME_PHRASES[theme])
     return (
-        f"{_CLASS_NOUNS[asset_class]} {_THEME_PHRASES[theme]} {_REGION_PHRASES[region]}, "
+        f"{_CLASS_NOUNS[asset_class]} {focus} {_REGION_PHRASES[region]}, "
         f"rated {risk} of 7 for risk ({_RISK_WORDS[risk]}), with {charge}."
     )

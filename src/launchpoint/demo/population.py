@@ -45,7 +45,7 @@ _REGION_GIVEN_CLASS = np.array([
     [0.50, 0.30, 0.20, 0.00],
 ])  # fmt: skip
 _RISK_RANGE = np.array([[4, 6], [3, 6], [2, 4], [3, 5], [6, 7], [1, 1]])
-_RISK_BUMP = np.array([0, 1, 0, -1, 1, 0, 0, 0])  # emerging markets and tech run hotter
+_RISK_BUMP = np.array([0, 1, 0, -1, 1, 0, 0, 0])  # tech, emerging markets hotter; dividends calmer
 _FEE_RANGE = np.array([[0, 0], [0.05, 0.45], [0.05, 0.35], [0.45, 1.75], [0.9, 2.5], [0, 0]])
 
 # Customers: age mix, then risk profile, goals and hidden persona by age.
@@ -99,7 +99,7 @@ def draw_rows(rng: np.random.Generator, table: Floats, rows: Ints) -> Ints:
     """One categorical draw per element, from the probability row ``table[rows]``."""
     cum = np.cumsum(table / table.sum(axis=1, keepdims=True), axis=1)[rows]
     picked = (rng.random(len(rows))[:, None] >= cum).sum(axis=1)
-    return np.minimum(picked, table.shape[1] - 1).astype(np.int64)
+    return np.asarray(np.minimum(picked, table.shape[1] - 1), dtype=np.int64)
 
 
 def midnight(epoch: Floats) -> Floats:
@@ -139,7 +139,8 @@ def build_catalogue(n_items: int, seed: int, end: float) -> Catalogue:
     age_days = np.minimum(age_days, np.where(asset_class == CRYPTO, 10 * 365.0, 30 * 365.0))
     launch = midnight(end - age_days * DAY)
     available = rng.random(n) >= 0.03
-    popularity = (rng.permutation(n) + 1.0) ** -1.0 * np.where(available, 1.0, 0.3)
+    zipf = 1.0 / (rng.permutation(n) + 1.0)
+    popularity = np.asarray(zipf * np.where(available, 1.0, 0.3), dtype=np.float64)
     words = rng.integers(0, 2**31, (n, 3))
     year = int(1970 + end // (YEAR_DAYS * DAY))
     maturity = year + rng.integers(2, 26, n)
