@@ -146,8 +146,7 @@ class WorkspaceEngine:
         """Validate everything, then store it; nothing is written if anything is invalid."""
         self.validate_segments(config.segments)
         before = {spec.id for spec, _ in self.store.list_segments()}
-        changed = set(self.store.save_segments(config.segments, actor=actor))
-        self.store.save_surfaces(config.surfaces)
+        changed = set(self.store.save_config(config.segments, config.surfaces, actor=actor))
         ids = [s.id for s in config.segments]
         return ApplyResult(
             created=[i for i in ids if i in changed and i not in before],

@@ -124,3 +124,36 @@ def test_state_is_rebuilt_when_data_changes(shop: WorkspaceEngine) -> None:
     shop.add_events([EventIn(user_id="u0", item_id="b0", type="purchase", timestamp=NOW)])
     second = shop.state(now=NOW)
     assert second is not first and second.version > first.version
+
+
+def test_sensitive_items_reach_only_users_who_consented(shop: WorkspaceEngine) -> None:
+    shop.add_items([ItemIn(id="c0", title="Coin", categories=["bond"], sensitive=["crypto"],
+                           created_at=0)])  # fmt: skip
+    shop.add_events([EventIn(message_id=f"c{k}", user_id=f"u{k % 5 + 1}", item_id="c0",
+                             type="purchase", timestamp=NOW - DAY) for k in range(20)])  # fmt: skip
+    shop.apply(WorkspaceConfig(surfaces={"home": SurfaceSpec(fallback="popular")}))
+    shop.add_users([UserIn(id="yes", consents={"crypto": True}),
+                    UserIn(id="no", consents={"crypto": False}), UserIn(id="unset")])  # fmt: skip
+    for user, expected in (("yes", True), ("no", False), ("unset", False), ("u4", False)):
+        page = shop.ribbons(RibbonRequest(user, layers=3, cards=20), now=NOW)
+        shown = {c.item_id for r in page.ribbons for c in r.cards}
+        assert ("c0" in shown) is expected, (user, page.ribbons)
+
+
+def test_a_segment_with_nothing_left_gives_its_layer_to_the_next(shop: WorkspaceEngine) -> None:
+    shop.apply(WorkspaceConfig(segments=[
+        SegmentSpec(id="b3only", priority=0, items="id = 'b3'", min_users=1, min_items=1)
+    ]))  # fmt: skip
+    shop.add_events([EventIn(user_id="u1", item_id="b3", type="purchase", timestamp=NOW)])
+    ids = [r.segment_id for r in shop.ribbons(RibbonRequest("u1", layers=2), now=NOW).ribbons]
+    assert ids == ["bonds", "everyone"]
+    ids = [r.segment_id for r in shop.ribbons(RibbonRequest("u2", layers=2), now=NOW).ribbons]
+    assert ids == ["b3only", "bonds"]
+
+
+def test_fallback_scores_are_scaled_like_segment_scores(shop: WorkspaceEngine) -> None:
+    shop.apply(WorkspaceConfig(segments=[SegmentSpec(id="everyone", status="draft"),
+                                         SegmentSpec(id="bonds", status="draft")],
+                               surfaces={"home": SurfaceSpec(fallback="popular")}))  # fmt: skip
+    cards = shop.ribbons(RibbonRequest("u0"), now=NOW).ribbons[0].cards
+    assert all(0 <= c.score <= 1 for c in cards) and cards[0].score == 1.0

@@ -102,3 +102,10 @@ def test_durations(text: str, seconds: float) -> None:
 def test_not_a_duration() -> None:
     assert parse_duration("30 days") is None
     assert parse_duration("d30") is None
+
+
+def test_long_flat_chains_are_one_node_not_a_deep_tree() -> None:
+    node = parse_rule(" and ".join(f"a{n} = {n}" for n in range(200)))
+    assert isinstance(node, ast.And) and len(node.parts) == 200
+    node = parse_rule(" or ".join(f"(a = {n} and b = 1)" for n in range(100)))
+    assert isinstance(node, ast.Or) and len(node.parts) == 100

@@ -116,3 +116,25 @@ def test_sqlite_runs_in_wal_mode(tmp_path) -> None:  # type: ignore[no-untyped-d
     db.migrate()
     with db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_reloading_without_created_at_keeps_the_stored_one(launchpoint: Launchpoint) -> None:
+    store = _store(launchpoint)
+    store.upsert_items([ItemIn(id="a", title="one")])
+    store.upsert_users([UserIn(id="u")])
+    item, user = store.get_item("a"), store.get_user("u")
+    store.upsert_items([ItemIn(id="a", title="two")])
+    store.upsert_users([UserIn(id="u", attributes={"k": 1})])
+    assert store.get_item("a")["created_at"] == item["created_at"]  # type: ignore[index]
+    assert store.get_user("u")["created_at"] == user["created_at"]  # type: ignore[index]
+    assert store.get_item("a")["title"] == "two"  # type: ignore[index]
+    store.upsert_items([ItemIn(id="a", created_at=123)])
+    assert store.get_item("a")["created_at"] == 123  # type: ignore[index]
+
+
+def test_config_is_saved_in_one_transaction(launchpoint: Launchpoint) -> None:
+    store = _store(launchpoint)
+    before = store.data_version()
+    assert store.save_config([SegmentSpec(id="s")], {"home": SurfaceSpec(layers=4)}) == ["s"]
+    assert store.data_version() == before + 1
+    assert store.list_surfaces()["home"].layers == 4

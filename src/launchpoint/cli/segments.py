@@ -35,7 +35,8 @@ def read_config(path: Path) -> WorkspaceConfig:
         return WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
         details = [
-            ErrorDetail(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
+            ErrorDetail(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"])
+            for e in exc.errors()
         ]
         first = details[0]
         raise InvalidInput(f"{path}: {first.loc}: {first.message}", details) from None

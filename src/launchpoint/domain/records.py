@@ -44,14 +44,14 @@ class ItemIn(_Record):
     attributes: dict[str, Any] = Field(default_factory=dict)
     available: bool = True
     created_at: float | None = Field(
-        None, validate_default=True, description="ISO 8601 or epoch seconds; default now."
+        None, description="ISO 8601 or epoch seconds; default: when first stored."
     )
     sensitive: list[str] = Field(default_factory=list, description="Sensitive-topic labels.")
 
     @field_validator("created_at", mode="before")
     @classmethod
     def _epoch(cls, value: Any) -> float | None:
-        return to_epoch(value)
+        return to_epoch(value, default_now=False)
 
     @field_validator("categories", "sensitive", mode="before")
     @classmethod
@@ -69,18 +69,20 @@ class UserIn(_Record):
     consents: dict[str, bool] = Field(default_factory=dict)
     personalisation: bool = True
     created_at: float | None = Field(
-        None, validate_default=True, description="ISO 8601 or epoch seconds; default now."
+        None, description="ISO 8601 or epoch seconds; default: when first stored."
     )
 
     @field_validator("created_at", mode="before")
     @classmethod
     def _epoch(cls, value: Any) -> float | None:
-        return to_epoch(value)
+        return to_epoch(value, default_now=False)
 
 
 class EventIn(_Record):
     """Something a user did, optionally to an item. ``message_id`` makes it idempotent; when it
-    is absent, one is derived from the event's content so re-sending the same event is a no-op."""
+    is absent, one is derived from the event's content, timestamp included, so re-sending an
+    event with the same timestamp is a no-op. An event without a timestamp is stamped on
+    arrival, so retries of such events need a ``message_id``."""
 
     message_id: str | None = Field(None, max_length=256, pattern=_ID_PATTERN)
     user_id: RecordId

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SegmentStatus = Literal["draft", "active", "archived"]
 Fallback = Literal["none", "popular"]
+RESERVED_SEGMENT_IDS = frozenset({"report"})
 
 
 class _Spec(BaseModel):
@@ -33,6 +34,8 @@ class SegmentSpec(_Spec):
 
     @model_validator(mode="after")
     def _defaults(self) -> SegmentSpec:
+        if self.id in RESERVED_SEGMENT_IDS:
+            raise ValueError(f"segment id {self.id!r} is reserved (it names an API route)")
         if not self.name:
             self.name = self.id
         if not self.title:

@@ -47,7 +47,9 @@ def _top(scores: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> npt.ND
 
 
 def _candidates(state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
-    mask = pool & state.available
+    """Items the user may be shown: available, not consumed, and no sensitive topic the user
+    has not consented to."""
+    mask = pool & state.available & state.allowed_for(user)
     consumed = state.consumed.indices[state.consumed.indptr[user] : state.consumed.indptr[user + 1]]
     mask[consumed] = False
     return np.flatnonzero(mask)
@@ -83,9 +85,11 @@ def segment_ribbon(
 
 def popular_ribbon(state: WorkspaceState, user: int, title: str, k: int) -> Ribbon:
     candidates = _candidates(state, user, np.ones(len(state.item_ids), dtype=bool))
-    scores = state.popularity[candidates]
+    top = state.popularity[state.available].max(initial=0.0) or 1.0
+    scores = state.popularity[candidates] / top
+    position = {int(c): n for n, c in enumerate(candidates)}
     cards = [
-        _card(state, int(item), float(state.popularity[item]), "Popular right now", "popular")
+        _card(state, int(item), float(scores[position[int(item)]]), "Popular right now", "popular")
         for item in _top(scores, candidates, k)
     ]
     return Ribbon(None, title, cards, kind="fallback")
@@ -114,7 +118,9 @@ def build_ribbons(state: WorkspaceState, request: RibbonRequest, surface: Surfac
             if len(ribbons) >= layers:
                 break
             if segment.qualification.qualifies and segment.members[user]:
-                ribbons.append(segment_ribbon(state, segment, user, affinity, k))
+                ribbon = segment_ribbon(state, segment, user, affinity, k)
+                if ribbon.cards:  # nothing left for this user: the layer goes to the next one
+                    ribbons.append(ribbon)
     fallback_used = False
     if not ribbons and surface.fallback == "popular":
         ribbons.append(popular_ribbon(state, user, surface.fallback_title, k))

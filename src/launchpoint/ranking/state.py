@@ -55,6 +55,8 @@ class WorkspaceState:
     item_rows: list[dict[str, Any]]
     available: BoolArray
     personalised: BoolArray  # False where the user switched personalisation off
+    consents: list[dict[str, bool]]  # per user: sensitive topic -> consented
+    sensitive_items: dict[str, npt.NDArray[np.intp]]  # topic -> items labelled with it
     categories: list[str]
     item_categories: sparse.csr_matrix  # items x categories, rows sum to 1
     interactions: sparse.csr_matrix  # users x items, summed event weights
@@ -69,6 +71,15 @@ class WorkspaceState:
     @property
     def item_fields(self) -> set[str]:
         return _keys(self.item_rows)
+
+    def allowed_for(self, user: int) -> BoolArray:
+        """Items whose sensitive topics this user has all consented to."""
+        allowed = np.ones(len(self.item_ids), dtype=bool)
+        consents = self.consents[user]
+        for topic, items in self.sensitive_items.items():
+            if not consents.get(topic, False):
+                allowed[items] = False
+        return allowed
 
     def category_affinity(self, user: int) -> FloatArray:
         """The user's positive interest in each category, scaled so the strongest is 1."""
@@ -157,12 +168,22 @@ def build_state(
     state = WorkspaceState(
         version=version, built_at=time.time(), now=now, user_ids=user_ids,
         user_index=user_index, user_rows=user_rows, item_ids=item_ids, item_index=item_index,
-        item_rows=item_rows, available=available, personalised=personalised, categories=categories,
+        item_rows=item_rows, available=available, personalised=personalised,
+        consents=[dict(u.get("consents") or {}) for u in user_records],
+        sensitive_items=_sensitive_items(item_rows), categories=categories,
         item_categories=item_categories, interactions=interactions, consumed=consumed,
         popularity=popularity,
     )  # fmt: skip
     state.segments = _segments(state, specs, events, positive)
     return state
+
+
+def _sensitive_items(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.NDArray[np.intp]]:
+    topics: dict[str, list[int]] = {}
+    for i, row in enumerate(item_rows):
+        for topic in row["sensitive"] or ():
+            topics.setdefault(topic, []).append(i)
+    return {topic: np.array(items, dtype=np.intp) for topic, items in topics.items()}
 
 
 def _event_columns(

@@ -84,8 +84,12 @@ class _Checker:
         if scope == "event":
             if head in EVENT_FIELDS and len(node.path) == 1:
                 return
-            path = node.path[1:] if head == "item" and len(node.path) > 1 else node.path
-            self._known(node.pos, path[0], ITEM_BUILTINS, self.schema.item_fields, "item field")
+            if head == "item" and len(node.path) > 1:
+                self._known(node.pos, node.path[1], ITEM_BUILTINS, self.schema.item_fields,
+                            "item field")  # fmt: skip
+            else:
+                self._known(node.pos, head, ITEM_BUILTINS | EVENT_FIELDS, self.schema.item_fields,
+                            "event or item field")  # fmt: skip
             return
         if head in {"event", "item"} and self.kind == "users":
             self.fail(node.pos, f"{node.dotted!r} only means something inside count(...)")
@@ -240,8 +244,8 @@ class _Compiler:
 
     def check_operands(self, node: ast.Compare, left: ast.Node, right: ast.Node) -> None:
         for a, b in ((left, right), (right, left)):
-            if isinstance(a, ast.Call) and isinstance(b, ast.Literal) and not isinstance(
-                b.value, int | float
+            if isinstance(a, ast.Call) and isinstance(b, ast.Literal) and (
+                isinstance(b.value, bool) or not isinstance(b.value, int | float)
             ):
                 self.checker.fail(
                     b.pos, f"{a.name}(...) is a number; compare it with a number, not {b.value!r}"

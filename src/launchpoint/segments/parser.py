@@ -130,15 +130,11 @@ class _ToAst(Transformer[Token, ast.Node]):
     def contains(self, meta: Any, children: list[Any]) -> ast.Node:
         return ast.Contains(children[0], children[1], _pos(meta))
 
-    def and_(self, meta: Any, children: list[ast.Node]) -> ast.Node:
-        left, right = children
-        parts = (*left.parts, right) if isinstance(left, ast.And) else (left, right)
-        return ast.And(parts, _pos(meta))
+    def and_expr(self, meta: Any, children: list[ast.Node]) -> ast.Node:
+        return ast.And(tuple(children), _pos(meta))
 
-    def or_(self, meta: Any, children: list[ast.Node]) -> ast.Node:
-        left, right = children
-        parts = (*left.parts, right) if isinstance(left, ast.Or) else (left, right)
-        return ast.Or(parts, _pos(meta))
+    def or_expr(self, meta: Any, children: list[ast.Node]) -> ast.Node:
+        return ast.Or(tuple(children), _pos(meta))
 
     def not_(self, meta: Any, children: list[ast.Node]) -> ast.Node:
         return ast.Not(children[0], _pos(meta))
@@ -194,7 +190,7 @@ def _depth(tree: Tree[Token] | Token, limit: int) -> int:
     return deepest
 
 
-def parse_rule(text: str, rule_name: str = "rule") -> ast.Node:
+def parse_rule(text: str, rule_name: str = "this") -> ast.Node:
     """Parse ``text``; raise ``RuleError`` naming line, column and what was expected."""
     if len(text) > MAX_RULE_CHARS:
         raise RuleError(
@@ -210,7 +206,8 @@ def parse_rule(text: str, rule_name: str = "rule") -> ast.Node:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(rule_name, text, exc) from None
-    # LALR trees nest one level per operator, so depth bounds the cost of evaluation.
+    # Each level of nesting (parenthesised and/or, not, a call) adds a level or two to the
+    # tree; the bound keeps compiling and evaluating far from Python's recursion limit.
     if _depth(tree, 3 * MAX_DEPTH) > 3 * MAX_DEPTH:
         raise RuleError(
             f"{rule_name} rule nests too deeply; simplify it",

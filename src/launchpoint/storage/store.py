@@ -59,44 +59,47 @@ class WorkspaceStore:
     # -- catalogue and users -------------------------------------------------------------
     def upsert_items(self, records: Sequence[ItemIn]) -> int:
         rows = {r.id: r for r in records}  # the last version of a repeated id wins
-        if not rows:
-            return 0
+        now = time.time()
         values = [
             {"workspace_id": self.workspace_id, "id": r.id, "title": r.title, "text": r.text,
              "categories": r.categories, "attributes": r.attributes, "available": r.available,
-             "created_at": r.created_at or time.time(), "sensitive": r.sensitive}
+             "created_at": r.created_at if r.created_at is not None else now,
+             "sensitive": r.sensitive, "_dated": r.created_at is not None}
             for r in rows.values()
         ]  # fmt: skip
-        stmt = self._insert(t.items)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["workspace_id", "id"],
-            set_={c: stmt.excluded[c] for c in
-                  ("title", "text", "categories", "attributes", "available", "created_at",
-                   "sensitive")},
-        )  # fmt: skip
-        with self.db.write() as conn:
-            conn.execute(stmt, values)
-            self._bump(conn)
-        return len(values)
+        columns = ("title", "text", "categories", "attributes", "available", "sensitive")
+        return self._upsert(t.items, values, columns)
 
     def upsert_users(self, records: Sequence[UserIn]) -> int:
         rows = {r.id: r for r in records}
-        if not rows:
-            return 0
+        now = time.time()
         values = [
             {"workspace_id": self.workspace_id, "id": r.id, "attributes": r.attributes,
              "consents": r.consents, "personalisation": r.personalisation,
-             "created_at": r.created_at or time.time()}
+             "created_at": r.created_at if r.created_at is not None else now,
+             "_dated": r.created_at is not None}
             for r in rows.values()
         ]  # fmt: skip
-        stmt = self._insert(t.users)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["workspace_id", "id"],
-            set_={c: stmt.excluded[c] for c in
-                  ("attributes", "consents", "personalisation", "created_at")},
-        )  # fmt: skip
+        return self._upsert(t.users, values, ("attributes", "consents", "personalisation"))
+
+    def _upsert(self, table: Any, values: list[dict[str, Any]], columns: tuple[str, ...]) -> int:
+        """Insert or replace rows. A row that gives no created_at keeps the stored one, so
+        loading the same file again changes nothing."""
+        if not values:
+            return 0
         with self.db.write() as conn:
-            conn.execute(stmt, values)
+            for dated in (True, False):
+                group = [{k: v for k, v in row.items() if k != "_dated"}
+                         for row in values if row["_dated"] is dated]  # fmt: skip
+                if not group:
+                    continue
+                stmt = self._insert(table)
+                updates = (*columns, "created_at") if dated else columns
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["workspace_id", "id"],
+                    set_={c: stmt.excluded[c] for c in updates},
+                )
+                conn.execute(stmt, group)
             self._bump(conn)
         return len(values)
 
@@ -254,6 +257,12 @@ class WorkspaceStore:
     def save_segments(self, specs: Sequence[SegmentSpec], actor: str = "") -> list[str]:
         """Create or update segments; a changed definition gets a new version in the history.
         Returns the ids that changed."""
+        return self.save_config(specs, {}, actor)
+
+    def save_config(
+        self, specs: Sequence[SegmentSpec], surfaces: dict[str, SurfaceSpec], actor: str = ""
+    ) -> list[str]:
+        """Segments and surfaces in one transaction: all of it is stored, or none."""
         changed: list[str] = []
         now = time.time()
         c = t.segments.c
@@ -284,7 +293,16 @@ class WorkspaceStore:
                     definition=definition, created_at=now, actor=actor,
                 ))  # fmt: skip
                 changed.append(spec.id)
-            if changed:
+            for surface_id, surface in surfaces.items():
+                stmt = self._insert(t.surfaces).values(
+                    workspace_id=self.workspace_id, id=surface_id,
+                    definition=surface.model_dump(), updated_at=now,
+                )  # fmt: skip
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=["workspace_id", "id"],
+                    set_={"definition": stmt.excluded.definition, "updated_at": now},
+                ))  # fmt: skip
+            if changed or surfaces:
                 self._bump(conn)
         return changed
 
@@ -307,20 +325,7 @@ class WorkspaceStore:
         return {row[0]: SurfaceSpec.model_validate(row[1]) for row in rows}
 
     def save_surfaces(self, surfaces: dict[str, SurfaceSpec]) -> None:
-        if not surfaces:
-            return
-        now = time.time()
-        with self.db.write() as conn:
-            for surface_id, spec in surfaces.items():
-                stmt = self._insert(t.surfaces).values(
-                    workspace_id=self.workspace_id, id=surface_id,
-                    definition=spec.model_dump(), updated_at=now,
-                )  # fmt: skip
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["workspace_id", "id"],
-                    set_={"definition": stmt.excluded.definition, "updated_at": now},
-                ))  # fmt: skip
-            self._bump(conn)
+        self.save_config([], surfaces)
 
 
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:

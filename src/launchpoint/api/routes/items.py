@@ -22,6 +22,6 @@ def put_items(batch: ItemBatch, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_items(batch.items).as_dict())
 
 
-@router.get("/{item_id}", summary="One item")
+@router.get("/{item_id:path}", summary="One item (ids may contain '/')")
 def get_item(item_id: str, ws: Workspace) -> dict[str, Any]:
     return public_record(ws.item(item_id))

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Body
 from launchpoint.api.deps import Workspace
 from launchpoint.api.schemas import ApplyPublic, QualificationPublic
 from launchpoint.domain.segments import SegmentSpec, WorkspaceConfig
+from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["segments"])
@@ -44,7 +45,10 @@ def put_segment(segment_id: str, spec: SegmentSpec, ws: Workspace) -> dict[str, 
 @router.get("/segments/{segment_id}", summary="One segment with its version history")
 def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
     spec, version = ws.segment(segment_id)
-    history = ws.store.segment_history(segment_id)
+    history = [
+        {**entry, "created_at": to_iso(entry["created_at"])}
+        for entry in ws.store.segment_history(segment_id)
+    ]
     return {**_public(spec, version), "history": history}
 
 

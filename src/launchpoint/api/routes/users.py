@@ -23,12 +23,7 @@ def put_users(batch: UserBatch, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_users(batch.users).as_dict())
 
 
-@router.get("/{user_id}", summary="One user")
-def get_user(user_id: str, ws: Workspace) -> dict[str, Any]:
-    return public_record(ws.user(user_id))
-
-
-@router.get("/{user_id}/ribbons", response_model=RibbonPagePublic,
+@router.get("/{user_id:path}/ribbons", response_model=RibbonPagePublic,
             summary="The ribbons and cards this user should see, and why")  # fmt: skip
 def get_ribbons(
     user_id: str,
@@ -39,3 +34,9 @@ def get_ribbons(
 ) -> RibbonPagePublic:
     page = ws.ribbons(RibbonRequest(user_id, surface, layers, cards))
     return RibbonPagePublic.of(page)
+
+
+# Declared last: a path id would otherwise swallow ".../ribbons".
+@router.get("/{user_id:path}", summary="One user (ids may contain '/')")
+def get_user(user_id: str, ws: Workspace) -> dict[str, Any]:
+    return public_record(ws.user(user_id))
