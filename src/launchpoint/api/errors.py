@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from launchpoint.errors import LaunchpointError
 
@@ -34,6 +35,16 @@ def _loc(parts: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route accepts on this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LaunchpointError)
     async def _launchpoint(request: Request, exc: LaunchpointError) -> JSONResponse:
@@ -57,8 +68,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route {request.method} {request.url.path}; see /docs for the API"
         elif exc.status_code == 405:
-            allowed = (getattr(exc, "headers", None) or {}).get("Allow", "")
+            allowed = _allowed_methods(request)
             message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+            return envelope(405, code, message, headers={"Allow": allowed})
         return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -64,6 +64,13 @@ class ItemIn(_Record):
 class UserIn(_Record):
     """A user: explicit attributes, consents per sensitive topic, personalisation switch."""
 
+    @field_validator("id")
+    @classmethod
+    def _routable(cls, value: str) -> str:
+        if value.endswith("/ribbons"):
+            raise ValueError("a user id may not end with '/ribbons' (it names the ribbons route)")
+        return value
+
     id: RecordId
     attributes: dict[str, Any] = Field(default_factory=dict)
     consents: dict[str, bool] = Field(default_factory=dict)
