@@ -157,3 +157,9 @@ def test_fallback_scores_are_scaled_like_segment_scores(shop: WorkspaceEngine) -
                                surfaces={"home": SurfaceSpec(fallback="popular")}))  # fmt: skip
     cards = shop.ribbons(RibbonRequest("u0"), now=NOW).ribbons[0].cards
     assert all(0 <= c.score <= 1 for c in cards) and cards[0].score == 1.0
+
+
+def test_scores_stay_within_zero_and_one(shop: WorkspaceEngine) -> None:
+    for user in ("u0", "u1", "u3"):
+        for ribbon in shop.ribbons(RibbonRequest(user, layers=3, cards=20), now=NOW).ribbons:
+            assert all(0.0 <= c.score <= 1.0 for c in ribbon.cards), ribbon

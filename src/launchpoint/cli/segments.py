@@ -116,8 +116,8 @@ def ribbons(
         return
     console.print(f"[bold]{user}[/] on {surface} (recommendation {page.recommendation_id})")
     if not page.ribbons:
-        console.print("No ribbon: the user is in no qualifying segment and the surface has no "
-                      "fallback.")  # fmt: skip
+        console.print("No ribbon: no qualifying segment of this user has cards left for them, "
+                      "and the surface has no fallback (or nothing for it to show).")  # fmt: skip
     for ribbon in page.ribbons:
         table = Table(title=f"{ribbon.title}  [dim]({ribbon.segment_id or ribbon.kind})[/]")
         table.add_column("#", justify="right")

@@ -30,6 +30,12 @@ KNOWN_EVENT_TYPES = (
 )  # fmt: skip
 
 
+def routable_user_id(value: str) -> str:
+    if value.endswith("/ribbons"):
+        raise ValueError("a user id may not end with '/ribbons' (it names the ribbons route)")
+    return value
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
 
@@ -67,9 +73,7 @@ class UserIn(_Record):
     @field_validator("id")
     @classmethod
     def _routable(cls, value: str) -> str:
-        if value.endswith("/ribbons"):
-            raise ValueError("a user id may not end with '/ribbons' (it names the ribbons route)")
-        return value
+        return routable_user_id(value)
 
     id: RecordId
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -106,6 +110,11 @@ class EventIn(_Record):
     @classmethod
     def _epoch(cls, value: Any) -> float | None:
         return to_epoch(value)
+
+    @field_validator("user_id")
+    @classmethod
+    def _routable(cls, value: str) -> str:
+        return routable_user_id(value)
 
     @field_validator("type")
     @classmethod

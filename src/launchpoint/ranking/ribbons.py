@@ -21,8 +21,6 @@ from launchpoint.errors import NotFound
 from launchpoint.ranking.state import SegmentState, WorkspaceState
 
 POPULARITY_WEIGHT = 0.5
-# Breaks ties by overall popularity without ever outweighing a real difference in score.
-TIE_BREAK = 1e-6
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -35,14 +33,16 @@ class RibbonRequest:
     cards: int | None = None
 
 
-def _top(scores: FloatArray, candidates: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.intp]:
-    """The k best candidates, best first; ties go to the lower item index, so the answer never
-    depends on how a partial sort happened to split equal scores."""
+def _top(
+    scores: FloatArray, candidates: npt.NDArray[np.intp], k: int, popularity: FloatArray
+) -> npt.NDArray[np.intp]:
+    """The k best candidates, best first. Ties go to the more popular item, then to the lower
+    item index, so the answer never depends on how a partial sort split equal scores."""
     if len(candidates) > k:
         cutoff = np.partition(scores, len(scores) - k)[len(scores) - k]
         keep = np.flatnonzero(scores >= cutoff)
         scores, candidates = scores[keep], candidates[keep]
-    order = np.lexsort((candidates, -scores))[:k]
+    order = np.lexsort((candidates, -popularity[candidates], -scores))[:k]
     return candidates[order]
 
 
@@ -67,10 +67,8 @@ def segment_ribbon(
     else:
         item_affinity = np.zeros(len(candidates))
     aff_term = (1 - POPULARITY_WEIGHT) * item_affinity
-    scores = pop_term + aff_term + TIE_BREAK * state.popularity[candidates] / (
-        state.popularity.max(initial=0.0) or 1.0
-    )
-    chosen = _top(scores, candidates, k)
+    scores = pop_term + aff_term
+    chosen = _top(scores, candidates, k, state.popularity)
     position = {int(c): n for n, c in enumerate(candidates)}
     cards = []
     for item in chosen:
@@ -90,7 +88,7 @@ def popular_ribbon(state: WorkspaceState, user: int, title: str, k: int) -> Ribb
     position = {int(c): n for n, c in enumerate(candidates)}
     cards = [
         _card(state, int(item), float(scores[position[int(item)]]), "Popular right now", "popular")
-        for item in _top(scores, candidates, k)
+        for item in _top(scores, candidates, k, state.popularity)
     ]
     return Ribbon(None, title, cards, kind="fallback")
 
@@ -123,6 +121,8 @@ def build_ribbons(state: WorkspaceState, request: RibbonRequest, surface: Surfac
                     ribbons.append(ribbon)
     fallback_used = False
     if not ribbons and surface.fallback == "popular":
-        ribbons.append(popular_ribbon(state, user, surface.fallback_title, k))
-        fallback_used = True
+        fallback = popular_ribbon(state, user, surface.fallback_title, k)
+        if fallback.cards:
+            ribbons.append(fallback)
+            fallback_used = True
     return RibbonPage(uuid.uuid4().hex, request.user_id, request.surface, ribbons, fallback_used)

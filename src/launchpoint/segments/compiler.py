@@ -248,7 +248,8 @@ class _Compiler:
                 isinstance(b.value, bool) or not isinstance(b.value, int | float)
             ):
                 self.checker.fail(
-                    b.pos, f"{a.name}(...) is a number; compare it with a number, not {b.value!r}"
+                    b.pos,
+                    f"{a.name}(...) is a number; compare it with a number, not {_show(b.value)}",
                 )
 
     def call(self, node: ast.Call, scope: str) -> Evaluator:
@@ -297,6 +298,17 @@ class _Compiler:
             )
             return None
         return seconds
+
+
+def _show(value: Any) -> str:
+    """A literal as the rule language writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
 
 
 def _canonical(node: ast.Node) -> str:
