@@ -96,9 +96,13 @@ class WorkspaceEngine:
                 return current
             specs = [spec for spec, _ in self.store.list_segments()]
             current = build_state(
-                version, self.store.iter_users(), self.store.iter_items(),
-                self.store.iter_event_tuples(), specs, now=now,
-            )  # fmt: skip
+                version,
+                self.store.iter_users(),
+                self.store.iter_items(),
+                self.store.iter_event_tuples(),
+                specs,
+                now=now,
+            )
             self._state = current
             return current
 
@@ -133,10 +137,13 @@ class WorkspaceEngine:
                     compile_rule(text, kind, schema)
                 except RuleError as exc:
                     for d in exc.details:
-                        details.append(ErrorDetail(
-                            f"{where}[{n}] ({spec.id}).{d.loc}", d.message,
-                            {**d.extra, "segment": spec.id},
-                        ))  # fmt: skip
+                        details.append(
+                            ErrorDetail(
+                                f"{where}[{n}] ({spec.id}).{d.loc}",
+                                d.message,
+                                {**d.extra, "segment": spec.id},
+                            )
+                        )
         if details:
             first = details[0]
             more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""

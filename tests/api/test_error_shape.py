@@ -67,9 +67,12 @@ def v1_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every /v1 operation, paths as the schema writes them: a parameter's
     convertor (``{item_id:path}``) dropped."""
     return sorted(
-        {(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", p)) for m, p in _walk(app.routes)
-         if p.startswith("/v1")}
-    )  # fmt: skip
+        {
+            (m, re.sub(r"\{(\w+):\w+\}", r"{\1}", p))
+            for m, p in _walk(app.routes)
+            if p.startswith("/v1")
+        }
+    )
 
 
 def _concrete(path: str) -> str:
@@ -93,14 +96,25 @@ def test_the_route_walk_finds_every_v1_operation_in_the_schema(client: TestClien
     assert walked == documented
     # The ones this suite relies on are there, so the walk cannot silently find nothing.
     assert {
-        ("POST", "/v1/items"), ("POST", "/v1/items/batch"), ("GET", "/v1/items/{item_id}"),
-        ("POST", "/v1/users"), ("POST", "/v1/users/batch"), ("GET", "/v1/users/{user_id}"),
-        ("GET", "/v1/users/{user_id}/ribbons"), ("POST", "/v1/events"),
-        ("POST", "/v1/events/batch"), ("GET", "/v1/segments"), ("POST", "/v1/segments"),
-        ("GET", "/v1/segments/report"), ("GET", "/v1/segments/{segment_id}"),
-        ("PUT", "/v1/segments/{segment_id}"), ("POST", "/v1/apply"), ("GET", "/v1/stats"),
-        ("GET", "/v1/surfaces"), ("PUT", "/v1/surfaces/{surface_id}"),
-    } <= set(walked)  # fmt: skip
+        ("POST", "/v1/items"),
+        ("POST", "/v1/items/batch"),
+        ("GET", "/v1/items/{item_id}"),
+        ("POST", "/v1/users"),
+        ("POST", "/v1/users/batch"),
+        ("GET", "/v1/users/{user_id}"),
+        ("GET", "/v1/users/{user_id}/ribbons"),
+        ("POST", "/v1/events"),
+        ("POST", "/v1/events/batch"),
+        ("GET", "/v1/segments"),
+        ("POST", "/v1/segments"),
+        ("GET", "/v1/segments/report"),
+        ("GET", "/v1/segments/{segment_id}"),
+        ("PUT", "/v1/segments/{segment_id}"),
+        ("POST", "/v1/apply"),
+        ("GET", "/v1/stats"),
+        ("GET", "/v1/surfaces"),
+        ("PUT", "/v1/surfaces/{surface_id}"),
+    } <= set(walked)
 
 
 def test_every_v1_route_refuses_an_invalid_workspace_header_with_the_envelope(
@@ -121,9 +135,7 @@ def test_every_v1_route_refuses_an_invalid_workspace_header_with_the_envelope(
 
 def test_every_v1_route_with_a_body_refuses_a_body_of_the_wrong_type(client: TestClient) -> None:
     app: FastAPI = client.app  # type: ignore[assignment]
-    with_body = [
-        (m, p) for m, p in v1_routes(app) if "requestBody" in _operation(app, m, p)
-    ]  # fmt: skip
+    with_body = [(m, p) for m, p in v1_routes(app) if "requestBody" in _operation(app, m, p)]
     assert len(with_body) >= 9  # items, users, events (one and batch), segments x2, apply, surface
     for method, path in with_body:
         response = client.request(method, _concrete(path), json=[1, 2, 3])
@@ -139,9 +151,11 @@ def test_every_v1_route_with_a_body_refuses_malformed_json(client: TestClient) -
         if "requestBody" not in _operation(app, method, path):
             continue
         response = client.request(
-            method, _concrete(path), content=b'{"id": "x",',
+            method,
+            _concrete(path),
+            content=b'{"id": "x",',
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
         error = assert_envelope(response, 422, "invalid_input")
         assert "json" in error["message"].lower(), (method, path, error)
         assert error["details"][0]["loc"].startswith("body"), error
@@ -256,9 +270,14 @@ def test_query_parameter_validation_names_the_parameter(client: TestClient) -> N
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/items/nothing-here", "/v1/users/nothing-here",
-             "/v1/segments/nothing-here", "/v1/users/nothing-here/ribbons"],
-)  # fmt: skip
+    "path",
+    [
+        "/v1/items/nothing-here",
+        "/v1/users/nothing-here",
+        "/v1/segments/nothing-here",
+        "/v1/users/nothing-here/ribbons",
+    ],
+)
 def test_unknown_ids_are_404_envelopes_that_name_the_id(client: TestClient, path: str) -> None:
     error = assert_envelope(client.get(path), 404, "not_found")
     assert "'nothing-here'" in error["message"]
@@ -344,9 +363,11 @@ def test_unexpected_errors_are_a_500_envelope_without_internals(tmp_path: Path) 
 
 def test_a_body_over_max_body_bytes_is_a_413_envelope(backend_url: str, tmp_path: Path) -> None:
     settings = Settings(
-        database_url=backend_url, data_dir=tmp_path, workspace=f"t{uuid.uuid4().hex[:12]}",
+        database_url=backend_url,
+        data_dir=tmp_path,
+        workspace=f"t{uuid.uuid4().hex[:12]}",
         max_body_bytes=1000,
-    )  # fmt: skip
+    )
     lp = Launchpoint(settings)
     try:
         with TestClient(create_app(settings, launchpoint=lp)) as c:

@@ -44,8 +44,10 @@ def _is_iso_utc(text: Any) -> bool:
 
 def test_items_one_and_batch_are_stored_and_counted(client: TestClient) -> None:
     assert ingest(client, "/v1/items", {"id": "i1", "title": "One"}) == {
-        "received": 1, "stored": 1, "duplicates": 0,
-    }  # fmt: skip
+        "received": 1,
+        "stored": 1,
+        "duplicates": 0,
+    }
     batch = {"items": [{"id": f"b{k}", "title": f"Batch {k}"} for k in range(5)]}
     assert ingest(client, "/v1/items/batch", batch) == {"received": 5, "stored": 5, "duplicates": 0}
     assert stats(client)["items"] == 6
@@ -77,19 +79,33 @@ def test_users_one_and_batch_are_stored_and_counted(client: TestClient) -> None:
 
 
 def test_get_item_shows_iso_times_and_no_workspace(client: TestClient) -> None:
-    ingest(client, "/v1/items", {
-        "id": "i1", "title": "Heat", "text": "A heist.", "categories": ["crime"],
-        "attributes": {"year": 1995}, "created_at": T0, "sensitive": ["violence"],
-    })  # fmt: skip
+    ingest(
+        client,
+        "/v1/items",
+        {
+            "id": "i1",
+            "title": "Heat",
+            "text": "A heist.",
+            "categories": ["crime"],
+            "attributes": {"year": 1995},
+            "created_at": T0,
+            "sensitive": ["violence"],
+        },
+    )
     response = client.get("/v1/items/i1")
     assert response.status_code == 200
     item = response.json()
     assert "workspace_id" not in item
     assert item == {
-        "id": "i1", "title": "Heat", "text": "A heist.", "categories": ["crime"],
-        "attributes": {"year": 1995}, "available": True, "created_at": T0,
+        "id": "i1",
+        "title": "Heat",
+        "text": "A heist.",
+        "categories": ["crime"],
+        "attributes": {"year": 1995},
+        "available": True,
+        "created_at": T0,
         "sensitive": ["violence"],
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("created", [T0_EPOCH, T0_EPOCH * 1000, "2024-05-01T14:00:00+02:00", T0])
@@ -99,17 +115,25 @@ def test_every_time_form_comes_back_as_the_same_iso_utc(client: TestClient, crea
 
 
 def test_get_user_shows_iso_times_and_no_workspace(client: TestClient) -> None:
-    ingest(client, "/v1/users", {
-        "id": "u1", "attributes": {"role": "analyst"}, "consents": {"crypto": True},
-        "personalisation": False,
-    })  # fmt: skip
+    ingest(
+        client,
+        "/v1/users",
+        {
+            "id": "u1",
+            "attributes": {"role": "analyst"},
+            "consents": {"crypto": True},
+            "personalisation": False,
+        },
+    )
     user = client.get("/v1/users/u1").json()
     assert "workspace_id" not in user
     assert _is_iso_utc(user["created_at"])  # defaulted to now, shown as ISO
     assert {k: v for k, v in user.items() if k != "created_at"} == {
-        "id": "u1", "attributes": {"role": "analyst"}, "consents": {"crypto": True},
+        "id": "u1",
+        "attributes": {"role": "analyst"},
+        "consents": {"crypto": True},
         "personalisation": False,
-    }  # fmt: skip
+    }
 
 
 def test_odd_but_printable_ids_round_trip_through_the_url(client: TestClient) -> None:
@@ -145,8 +169,10 @@ def test_one_event_and_a_batch_are_stored_and_counted(client: TestClient) -> Non
     assert ingest(client, "/v1/events", _event(message_id="m0"))["stored"] == 1
     batch = {"events": [_event(message_id=f"m{k}", type="click") for k in range(1, 4)]}
     assert ingest(client, "/v1/events/batch", batch) == {
-        "received": 3, "stored": 3, "duplicates": 0,
-    }  # fmt: skip
+        "received": 3,
+        "stored": 3,
+        "duplicates": 0,
+    }
     assert stats(client)["events"] == 4
 
 
@@ -176,16 +202,25 @@ def test_events_without_message_id_are_idempotent_by_their_content(client: TestC
 
 
 def test_a_batch_with_a_repeated_message_id_stores_it_once(client: TestClient) -> None:
-    batch = {"events": [_event(message_id="a"), _event(message_id="b", type="click"),
-                        _event(message_id="a", type="save")]}  # fmt: skip
+    batch = {
+        "events": [
+            _event(message_id="a"),
+            _event(message_id="b", type="click"),
+            _event(message_id="a", type="save"),
+        ]
+    }
     assert ingest(client, "/v1/events/batch", batch) == {
-        "received": 3, "stored": 2, "duplicates": 1,
-    }  # fmt: skip
+        "received": 3,
+        "stored": 2,
+        "duplicates": 1,
+    }
     assert stats(client)["events_by_type"] == {"click": 1, "view": 1}  # the first 'a' wins
     second = {"events": [_event(message_id="b"), _event(message_id="c")]}
     assert ingest(client, "/v1/events/batch", second) == {
-        "received": 2, "stored": 1, "duplicates": 1,
-    }  # fmt: skip
+        "received": 2,
+        "stored": 1,
+        "duplicates": 1,
+    }
 
 
 def test_a_batch_with_repeated_content_and_no_message_ids_stores_it_once(
@@ -193,8 +228,10 @@ def test_a_batch_with_repeated_content_and_no_message_ids_stores_it_once(
 ) -> None:
     batch = {"events": [_event(), _event(), _event(type="like")]}
     assert ingest(client, "/v1/events/batch", batch) == {
-        "received": 3, "stored": 2, "duplicates": 1,
-    }  # fmt: skip
+        "received": 3,
+        "stored": 2,
+        "duplicates": 1,
+    }
 
 
 def test_an_event_for_an_unknown_user_creates_that_user(client: TestClient) -> None:
@@ -215,8 +252,11 @@ def test_an_event_does_not_overwrite_a_known_user(client: TestClient) -> None:
 def test_stats_count_everything_and_events_by_type(client: TestClient) -> None:
     empty = stats(client)
     assert {k: empty[k] for k in ("items", "users", "events", "segments")} == {
-        "items": 0, "users": 0, "events": 0, "segments": 0,
-    }  # fmt: skip
+        "items": 0,
+        "users": 0,
+        "events": 0,
+        "segments": 0,
+    }
     assert empty["events_by_type"] == {}
     assert empty["first_event_at"] is None and empty["last_event_at"] is None
 

@@ -10,7 +10,9 @@ from launchpoint.settings import Settings
 
 
 def _client(tmp_path: Path) -> TestClient:
-    settings = Settings(data_dir=tmp_path, max_body_bytes=2000, workspace=f"w{uuid.uuid4().hex[:8]}")
+    settings = Settings(
+        data_dir=tmp_path, max_body_bytes=2000, workspace=f"w{uuid.uuid4().hex[:8]}"
+    )
     return TestClient(create_app(settings))
 
 
@@ -26,11 +28,14 @@ def test_oversized_body_is_refused_with_the_envelope(tmp_path: Path) -> None:
 
 def test_chunked_body_without_length_is_counted(tmp_path: Path) -> None:
     with _client(tmp_path) as client:
+
         def chunks():  # type: ignore[no-untyped-def]
             for _ in range(10):
                 yield b" " * 500
-        response = client.post("/v1/items", content=chunks(),
-                               headers={"content-type": "application/json"})  # fmt: skip
+
+        response = client.post(
+            "/v1/items", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert response.status_code == 413
 
 

@@ -85,19 +85,37 @@ def load_shop(client: TestClient, *, with_segment: bool = True) -> None:
         },
         {"id": "o1", "title": "Other", "categories": ["rock"], "attributes": {"shelf": "other"}},
     ]
-    post(client, "/v1/items/batch", {"items": items})  # fmt: skip
+    post(client, "/v1/items/batch", {"items": items})
     # Popularity: m0 > m1 > m2 > ...; 'gone' would be the most popular of all.
     events = []
     for k, n in enumerate((5, 4, 3, 2, 1)):
-        events += [{"user_id": f"fan{j % 4}", "item_id": f"m{k}", "type": "view",
-                    "message_id": f"v-m{k}-{j}"} for j in range(n)]  # fmt: skip
-    events += [{"user_id": f"fan{j % 4}", "item_id": "gone", "type": "view",
-                "message_id": f"v-gone-{j}"} for j in range(9)]  # fmt: skip
+        events += [
+            {
+                "user_id": f"fan{j % 4}",
+                "item_id": f"m{k}",
+                "type": "view",
+                "message_id": f"v-m{k}-{j}",
+            }
+            for j in range(n)
+        ]
+    events += [
+        {"user_id": f"fan{j % 4}", "item_id": "gone", "type": "view", "message_id": f"v-gone-{j}"}
+        for j in range(9)
+    ]
     post(client, "/v1/events/batch", {"events": events})
     if with_segment:
-        post(client, "/v1/apply", {"segments": [
-            segment("fans", "groups contains 'fans'", "shelf = 'main'", name="Fans", priority=1),
-        ]}, status=200)  # fmt: skip
+        post(
+            client,
+            "/v1/apply",
+            {
+                "segments": [
+                    segment(
+                        "fans", "groups contains 'fans'", "shelf = 'main'", name="Fans", priority=1
+                    ),
+                ]
+            },
+            status=200,
+        )
 
 
 # -- segment definitions and versions --------------------------------------------------------
@@ -145,8 +163,12 @@ def test_apply_reports_created_updated_unchanged_and_history_records_the_actor(
 ) -> None:
     first = post(client, "/v1/apply", {"segments": [segment("a"), segment("b")]}, status=200)
     assert (first["created"], first["updated"], first["unchanged"]) == (["a", "b"], [], [])
-    second = post(client, "/v1/apply", {"segments": [segment("a"), segment("b", name="B!"),
-                                                     segment("c")]}, status=200)  # fmt: skip
+    second = post(
+        client,
+        "/v1/apply",
+        {"segments": [segment("a"), segment("b", name="B!"), segment("c")]},
+        status=200,
+    )
     assert (second["created"], second["updated"], second["unchanged"]) == (["c"], ["b"], ["a"])
     assert [r["segment_id"] for r in second["report"]] == ["a", "b", "c"]
     versions = {s["id"]: s["version"] for s in stored_segments(client)["segments"]}
@@ -181,9 +203,15 @@ def test_a_bad_rule_is_refused_and_changes_nothing_stored(client: TestClient) ->
         for method, path, body in (
             ("POST", "/v1/segments", segment("new", **{kind: rule})),
             ("PUT", "/v1/segments/keep", segment("keep", **{kind: rule})),
-            ("POST", "/v1/apply", {"segments": [segment("new"), segment("keep", **{kind: rule})],
-                                   "surfaces": {"home": {"fallback": "popular"}}}),
-        ):  # fmt: skip
+            (
+                "POST",
+                "/v1/apply",
+                {
+                    "segments": [segment("new"), segment("keep", **{kind: rule})],
+                    "surfaces": {"home": {"fallback": "popular"}},
+                },
+            ),
+        ):
             response = client.request(method, path, json=body)
             assert response.status_code == 422, (rule, method, response.text)
             assert response.json()["error"]["code"] == "invalid_rule", (rule, response.text)
@@ -194,12 +222,14 @@ def test_a_bad_rule_is_refused_and_changes_nothing_stored(client: TestClient) ->
 
 def test_apply_with_several_bad_rules_reports_every_one(client: TestClient) -> None:
     load_shop(client, with_segment=False)
-    body = {"segments": [
-        segment("ok", "groups contains 'fans'"),
-        segment("bad1", "grups contains 'fans'"),
-        segment("bad2", "true", "shelff = 'main'"),
-        segment("bad3", "groups contains 'fans' and\n  (", "true"),
-    ]}  # fmt: skip
+    body = {
+        "segments": [
+            segment("ok", "groups contains 'fans'"),
+            segment("bad1", "grups contains 'fans'"),
+            segment("bad2", "true", "shelff = 'main'"),
+            segment("bad3", "groups contains 'fans' and\n  (", "true"),
+        ]
+    }
     response = client.post("/v1/apply", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -228,17 +258,26 @@ def test_apply_refuses_a_config_naming_a_segment_twice(client: TestClient) -> No
 def test_surfaces_put_and_get(client: TestClient) -> None:
     assert get(client, "/v1/surfaces") == {"surfaces": {}}
     home = put(client, "/v1/surfaces/home", {"layers": 3, "cards": 4, "fallback": "popular"})
-    assert home == {"id": "home", "layers": 3, "cards": 4, "fallback": "popular",
-                    "fallback_title": "Popular right now"}  # fmt: skip
+    assert home == {
+        "id": "home",
+        "layers": 3,
+        "cards": 4,
+        "fallback": "popular",
+        "fallback_title": "Popular right now",
+    }
     put(client, "/v1/surfaces/email", {"layers": 1, "cards": 2, "fallback_title": "Top picks"})
     put(client, "/v1/surfaces/home", {"layers": 2})  # replaces, not merges
     assert get(client, "/v1/surfaces") == {
         "surfaces": {
-            "home": {"layers": 2, "cards": 10, "fallback": "none",
-                     "fallback_title": "Popular right now"},
+            "home": {
+                "layers": 2,
+                "cards": 10,
+                "fallback": "none",
+                "fallback_title": "Popular right now",
+            },
             "email": {"layers": 1, "cards": 2, "fallback": "none", "fallback_title": "Top picks"},
         }
-    }  # fmt: skip
+    }
     response = client.put("/v1/surfaces/home", json={"fallback": "sometimes"})
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("body.fallback")
@@ -246,10 +285,15 @@ def test_surfaces_put_and_get(client: TestClient) -> None:
 
 def test_apply_stores_surfaces_and_ribbons_follow_them(client: TestClient) -> None:
     load_shop(client)
-    result = post(client, "/v1/apply", {
-        "segments": [segment("fans", "groups contains 'fans'", "shelf = 'main'", name="Fans")],
-        "surfaces": {"email": {"layers": 1, "cards": 2}, "home": {"cards": 3}},
-    }, status=200)  # fmt: skip
+    result = post(
+        client,
+        "/v1/apply",
+        {
+            "segments": [segment("fans", "groups contains 'fans'", "shelf = 'main'", name="Fans")],
+            "surfaces": {"email": {"layers": 1, "cards": 2}, "home": {"cards": 3}},
+        },
+        status=200,
+    )
     assert result["surfaces"] == ["email", "home"]
     assert set(get(client, "/v1/surfaces")["surfaces"]) == {"email", "home"}
     home = ribbons(client, "fan0")
@@ -271,8 +315,11 @@ def test_a_user_in_no_qualifying_segment_gets_nothing_by_default(client: TestCli
 def test_fallback_popular_gives_a_popular_right_now_ribbon(client: TestClient) -> None:
     load_shop(client)
     # 'loner' also belongs to a segment that does not qualify: still the fallback.
-    post(client, "/v1/segments", segment("tiny", "groups contains 'fans' or id = 'loner'",
-                                         min_users=50))  # fmt: skip
+    post(
+        client,
+        "/v1/segments",
+        segment("tiny", "groups contains 'fans' or id = 'loner'", min_users=50),
+    )
     put(client, "/v1/surfaces/home", {"fallback": "popular", "cards": 3})
     page = ribbons(client, "loner")
     assert page["fallback_used"] is True
@@ -301,10 +348,16 @@ def test_ribbons_leave_out_consumed_items(client: TestClient, kind: str) -> None
     put(client, "/v1/surfaces/home", {"fallback": "popular"})
     before = card_ids(ribbons(client, "fan0")["ribbons"][0])
     assert before[:2] == ["m0", "m1"]
-    post(client, "/v1/events/batch", {"events": [
-        {"user_id": "fan0", "item_id": "m0", "type": kind, "value": 4},
-        {"user_id": "loner", "item_id": "m0", "type": kind, "value": 4},
-    ]})  # fmt: skip
+    post(
+        client,
+        "/v1/events/batch",
+        {
+            "events": [
+                {"user_id": "fan0", "item_id": "m0", "type": kind, "value": 4},
+                {"user_id": "loner", "item_id": "m0", "type": kind, "value": 4},
+            ]
+        },
+    )
     after = card_ids(ribbons(client, "fan0")["ribbons"][0])
     assert "m0" not in after and after[0] == "m1"
     assert "m0" in card_ids(ribbons(client, "fan1")["ribbons"][0])  # only for the one who did it
@@ -314,10 +367,16 @@ def test_ribbons_leave_out_consumed_items(client: TestClient, kind: str) -> None
 
 def test_views_and_clicks_do_not_remove_an_item(client: TestClient) -> None:
     load_shop(client)
-    post(client, "/v1/events/batch", {"events": [
-        {"user_id": "fan0", "item_id": "m0", "type": "view"},
-        {"user_id": "fan0", "item_id": "m0", "type": "click"},
-    ]})  # fmt: skip
+    post(
+        client,
+        "/v1/events/batch",
+        {
+            "events": [
+                {"user_id": "fan0", "item_id": "m0", "type": "view"},
+                {"user_id": "fan0", "item_id": "m0", "type": "click"},
+            ]
+        },
+    )
     assert "m0" in card_ids(ribbons(client, "fan0")["ribbons"][0])
 
 
@@ -330,8 +389,11 @@ def test_unavailable_items_are_never_cards_and_do_not_count_for_min_items(
     assert sorted(card_ids(page["ribbons"][0])) == [f"m{k}" for k in range(6)]
     assert report(client)["fans"]["items"] == 6  # 'gone' is eligible but unavailable
     # Making the unavailable item available again brings it back, at the top.
-    post(client, "/v1/items", {"id": "gone", "title": "Back", "categories": ["pop"],
-                               "attributes": {"shelf": "main"}})  # fmt: skip
+    post(
+        client,
+        "/v1/items",
+        {"id": "gone", "title": "Back", "categories": ["pop"], "attributes": {"shelf": "main"}},
+    )
     assert card_ids(ribbons(client, "fan0")["ribbons"][0])[0] == "gone"
     assert report(client)["fans"]["items"] == 7
 
@@ -339,27 +401,61 @@ def test_unavailable_items_are_never_cards_and_do_not_count_for_min_items(
 def test_the_reason_becomes_because_you_like_when_affinity_outweighs_popularity(
     client: TestClient,
 ) -> None:
-    post(client, "/v1/users/batch", {"users": [
-        {"id": u, "attributes": {"groups": ["fans"]}} for u in ("jazzfan", "plain", "o1", "o2")
-    ]})  # fmt: skip
-    post(client, "/v1/items/batch", {"items": [
-        {"id": "hit", "title": "Hit", "categories": ["pop"], "attributes": {"shelf": "main"}},
-        {"id": "jz", "title": "Jazz new", "categories": ["jazz"], "attributes": {"shelf": "main"}},
-        *({"id": f"j{k}", "title": f"Jazz {k}", "categories": ["jazz"],
-           "attributes": {"shelf": "back"}} for k in range(3)),
-    ]})  # fmt: skip
+    post(
+        client,
+        "/v1/users/batch",
+        {
+            "users": [
+                {"id": u, "attributes": {"groups": ["fans"]}}
+                for u in ("jazzfan", "plain", "o1", "o2")
+            ]
+        },
+    )
+    post(
+        client,
+        "/v1/items/batch",
+        {
+            "items": [
+                {
+                    "id": "hit",
+                    "title": "Hit",
+                    "categories": ["pop"],
+                    "attributes": {"shelf": "main"},
+                },
+                {
+                    "id": "jz",
+                    "title": "Jazz new",
+                    "categories": ["jazz"],
+                    "attributes": {"shelf": "main"},
+                },
+                *(
+                    {
+                        "id": f"j{k}",
+                        "title": f"Jazz {k}",
+                        "categories": ["jazz"],
+                        "attributes": {"shelf": "back"},
+                    }
+                    for k in range(3)
+                ),
+            ]
+        },
+    )
     events = [{"user_id": u, "item_id": "hit", "type": "view"} for u in ("o1", "o2")]
     # jazzfan loves jazz, but only off the segment's shelf: 'jz' itself is unpopular.
     events += [{"user_id": "jazzfan", "item_id": f"j{k}", "type": "save"} for k in range(3)]
     post(client, "/v1/events/batch", {"events": events})
-    post(client, "/v1/segments", segment("fans", "groups contains 'fans'", "shelf = 'main'",
-                                         name="Fans"))  # fmt: skip
+    post(
+        client,
+        "/v1/segments",
+        segment("fans", "groups contains 'fans'", "shelf = 'main'", name="Fans"),
+    )
 
     cards = {c["item_id"]: c for c in ribbons(client, "jazzfan")["ribbons"][0]["cards"]}
     assert (cards["jz"]["reason"], cards["jz"]["signal"]) == ("Because you like jazz", "affinity")
     assert (cards["hit"]["reason"], cards["hit"]["signal"]) == (
-        "Popular with Fans", "segment_popularity",
-    )  # fmt: skip
+        "Popular with Fans",
+        "segment_popularity",
+    )
     # Someone without the taste sees the same item explained by the segment.
     plain = {c["item_id"]: c for c in ribbons(client, "plain")["ribbons"][0]["cards"]}
     assert plain["jz"]["reason"] == "Popular with Fans"
@@ -369,9 +465,18 @@ def test_the_reason_becomes_because_you_like_when_affinity_outweighs_popularity(
 
 def test_the_segment_reason_template_names_the_segment(client: TestClient) -> None:
     load_shop(client, with_segment=False)
-    post(client, "/v1/segments", segment("fans", "groups contains 'fans'", "shelf = 'main'",
-                                         name="Fans", reason="Loved by {name} like you",
-                                         title="For the fans"))  # fmt: skip
+    post(
+        client,
+        "/v1/segments",
+        segment(
+            "fans",
+            "groups contains 'fans'",
+            "shelf = 'main'",
+            name="Fans",
+            reason="Loved by {name} like you",
+            title="For the fans",
+        ),
+    )
     (ribbon,) = ribbons(client, "newfan")["ribbons"]  # no events, so no affinity of its own
     assert ribbon["title"] == "For the fans"
     assert {c["reason"] for c in ribbon["cards"]} == {"Loved by Fans like you"}
@@ -379,12 +484,19 @@ def test_the_segment_reason_template_names_the_segment(client: TestClient) -> No
 
 def _three_segments(client: TestClient) -> None:
     load_shop(client, with_segment=False)
-    post(client, "/v1/apply", {"segments": [
-        segment("third", "groups contains 'fans'", "shelf = 'main'", priority=3),
-        segment("first", "groups contains 'fans'", "shelf = 'main'", priority=1),
-        segment("second", "id = 'fan0'", "true", priority=2),
-        segment("draft", "true", "true", priority=0, status="draft"),
-    ]}, status=200)  # fmt: skip
+    post(
+        client,
+        "/v1/apply",
+        {
+            "segments": [
+                segment("third", "groups contains 'fans'", "shelf = 'main'", priority=3),
+                segment("first", "groups contains 'fans'", "shelf = 'main'", priority=1),
+                segment("second", "id = 'fan0'", "true", priority=2),
+                segment("draft", "true", "true", priority=0, status="draft"),
+            ]
+        },
+        status=200,
+    )
 
 
 def test_layers_and_cards_cut_the_page(client: TestClient) -> None:
@@ -428,13 +540,22 @@ def test_a_segment_with_nothing_left_for_the_user_does_not_take_a_layer(
     client: TestClient,
 ) -> None:
     load_shop(client)
-    post(client, "/v1/apply", {"segments": [
-        segment("fans", "groups contains 'fans'", "shelf = 'main'", priority=1),
-        segment("others", "groups contains 'fans'", "shelf = 'other'", priority=2),
-    ]}, status=200)  # fmt: skip
-    post(client, "/v1/events/batch", {"events": [
-        {"user_id": "fan0", "item_id": f"m{k}", "type": "purchase"} for k in range(6)
-    ]})  # fmt: skip
+    post(
+        client,
+        "/v1/apply",
+        {
+            "segments": [
+                segment("fans", "groups contains 'fans'", "shelf = 'main'", priority=1),
+                segment("others", "groups contains 'fans'", "shelf = 'other'", priority=2),
+            ]
+        },
+        status=200,
+    )
+    post(
+        client,
+        "/v1/events/batch",
+        {"events": [{"user_id": "fan0", "item_id": f"m{k}", "type": "purchase"} for k in range(6)]},
+    )
     page = ribbons(client, "fan0", layers=1)
     assert all(r["cards"] for r in page["ribbons"]), page
     assert [r["segment_id"] for r in page["ribbons"]] == ["others"]
@@ -446,14 +567,28 @@ def test_a_segment_with_nothing_left_for_the_user_does_not_take_a_layer(
 def test_count_rules_only_count_events_inside_their_window(client: TestClient) -> None:
     now = time.time()
     recent, old = now - 2 * DAY, now - 100 * DAY
-    post(client, "/v1/items/batch", {"items": [
-        {"id": f"i{k}", "categories": ["x"], "attributes": {"shelf": "s" if k % 2 else "t"}}
-        for k in range(4)
-    ]})  # fmt: skip
+    post(
+        client,
+        "/v1/items/batch",
+        {
+            "items": [
+                {"id": f"i{k}", "categories": ["x"], "attributes": {"shelf": "s" if k % 2 else "t"}}
+                for k in range(4)
+            ]
+        },
+    )
 
     def clicks(user: str, times: list[float], kind: str = "click", item: str = "i1") -> list[Any]:
-        return [{"user_id": user, "item_id": item, "type": kind, "timestamp": ts,
-                 "message_id": f"{user}-{kind}-{n}"} for n, ts in enumerate(times)]  # fmt: skip
+        return [
+            {
+                "user_id": user,
+                "item_id": item,
+                "type": kind,
+                "timestamp": ts,
+                "message_id": f"{user}-{kind}-{n}",
+            }
+            for n, ts in enumerate(times)
+        ]
 
     events = (
         clicks("recent2", [recent, recent + 60])
@@ -464,13 +599,25 @@ def test_count_rules_only_count_events_inside_their_window(client: TestClient) -
         + clicks("shelf_t", [recent, recent + 1], item="i0")
     )
     post(client, "/v1/events/batch", {"events": events})
-    post(client, "/v1/apply", {"segments": [
-        segment("recent_clickers", "count(event = 'click', within = '30d') >= 2", priority=1),
-        segment("ever_clickers", "count(event = 'click') >= 2", priority=2),
-        segment("last_day", "count(type = 'click', within = 36h) >= 1", priority=3),
-        segment("shelf_s_month", "count(event = 'click' and shelf = 's', within = '4w') >= 1",
-                priority=4),
-    ]}, status=200)  # fmt: skip
+    post(
+        client,
+        "/v1/apply",
+        {
+            "segments": [
+                segment(
+                    "recent_clickers", "count(event = 'click', within = '30d') >= 2", priority=1
+                ),
+                segment("ever_clickers", "count(event = 'click') >= 2", priority=2),
+                segment("last_day", "count(type = 'click', within = 36h) >= 1", priority=3),
+                segment(
+                    "shelf_s_month",
+                    "count(event = 'click' and shelf = 's', within = '4w') >= 1",
+                    priority=4,
+                ),
+            ]
+        },
+        status=200,
+    )
 
     rows = report(client)
     assert rows["recent_clickers"]["members"] == 2  # recent2, shelf_t
@@ -480,8 +627,10 @@ def test_count_rules_only_count_events_inside_their_window(client: TestClient) -
 
     layers = {"layers": 10}
     assert ribbon_ids(client, "recent2", **layers) == [
-        "recent_clickers", "ever_clickers", "shelf_s_month",
-    ]  # fmt: skip
+        "recent_clickers",
+        "ever_clickers",
+        "shelf_s_month",
+    ]
     assert ribbon_ids(client, "old2", **layers) == ["ever_clickers"]
     assert ribbon_ids(client, "mixed", **layers) == ["ever_clickers", "shelf_s_month"]
     assert ribbon_ids(client, "viewer", **layers) == []
@@ -491,16 +640,25 @@ def test_count_rules_only_count_events_inside_their_window(client: TestClient) -
 
 def test_a_new_event_moves_a_user_into_a_segment(client: TestClient) -> None:
     now = time.time()
-    post(client, "/v1/items/batch", {"items": [{"id": "i1", "categories": ["x"]},
-                                               {"id": "i2", "categories": ["x"]}]})  # fmt: skip
+    post(
+        client,
+        "/v1/items/batch",
+        {"items": [{"id": "i1", "categories": ["x"]}, {"id": "i2", "categories": ["x"]}]},
+    )
     post(client, "/v1/users", {"id": "u1"})
     post(client, "/v1/segments", segment("buyers", "count(event = 'purchase', within = '7d') >= 1"))
     assert ribbon_ids(client, "u1") == []
-    post(client, "/v1/events", {"user_id": "u1", "item_id": "i1", "type": "purchase",
-                                "timestamp": now - 30 * DAY})  # fmt: skip
+    post(
+        client,
+        "/v1/events",
+        {"user_id": "u1", "item_id": "i1", "type": "purchase", "timestamp": now - 30 * DAY},
+    )
     assert ribbon_ids(client, "u1") == []  # outside the window
-    post(client, "/v1/events", {"user_id": "u1", "item_id": "i1", "type": "purchase",
-                                "timestamp": now - DAY})  # fmt: skip
+    post(
+        client,
+        "/v1/events",
+        {"user_id": "u1", "item_id": "i1", "type": "purchase", "timestamp": now - DAY},
+    )
     assert report(client)["buyers"]["members"] == 1
     page = ribbons(client, "u1")
     assert [r["segment_id"] for r in page["ribbons"]] == ["buyers"]

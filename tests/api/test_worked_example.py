@@ -19,14 +19,23 @@ def _load(client: TestClient) -> None:
     assert client.post("/v1/users/batch", json={"users": users}).status_code == 201
     items = []
     for seg, n in ITEMS.items():
-        items += [{"id": f"{seg}-i{k}", "title": f"{seg} item {k}", "attributes": {"shelf": seg}}
-                  for k in range(n)]  # fmt: skip
+        items += [
+            {"id": f"{seg}-i{k}", "title": f"{seg} item {k}", "attributes": {"shelf": seg}}
+            for k in range(n)
+        ]
     assert client.post("/v1/items/batch", json={"items": items}).status_code == 201
     segments = [
-        {"id": seg, "name": f"Segment {seg}", "priority": p, "users": f"groups contains '{seg}'",
-         "items": f"shelf = '{seg}'", "min_users": 20, "min_items": 10}
+        {
+            "id": seg,
+            "name": f"Segment {seg}",
+            "priority": p,
+            "users": f"groups contains '{seg}'",
+            "items": f"shelf = '{seg}'",
+            "min_users": 20,
+            "min_items": 10,
+        }
         for p, seg in enumerate(SEGMENTS, 1)
-    ]  # fmt: skip
+    ]
     response = client.post("/v1/apply", json={"segments": segments})
     assert response.status_code == 200, response.text
 

@@ -104,8 +104,17 @@ def _commands() -> list[tuple[tuple[str, ...], Any]]:
 
 
 COMMANDS = _commands()
-EXPECTED = {("init",), ("import",), ("stats",), ("apply",), ("ribbons",), ("serve",), ("demo",),
-            ("segments",), ("segments", "report")}  # fmt: skip
+EXPECTED = {
+    ("init",),
+    ("import",),
+    ("stats",),
+    ("apply",),
+    ("ribbons",),
+    ("serve",),
+    ("demo",),
+    ("segments",),
+    ("segments", "report"),
+}
 
 
 def test_every_command_is_found() -> None:
@@ -194,14 +203,23 @@ def test_stats_prints_counts_and_events_by_type(cli: Cli) -> None:
     with cli.engine() as ws:
         ws.add_items([ItemIn(id=f"i{k}") for k in range(3)])
         ws.add_users([UserIn(id="u1"), UserIn(id="u2")])
-        ws.add_events([EventIn(user_id="u1", item_id="i1", type=t, timestamp=1714564800 + n)
-                       for n, t in enumerate(["view", "view", "click"])])  # fmt: skip
+        ws.add_events(
+            [
+                EventIn(user_id="u1", item_id="i1", type=t, timestamp=1714564800 + n)
+                for n, t in enumerate(["view", "view", "click"])
+            ]
+        )
     result = cli("stats")
     assert cli.workspace in result.stdout
     counts = {row["what"]: int(row["count"].replace(",", "")) for row in table_rows(result.stdout)}
     assert counts == {
-        "items": 3, "users": 2, "events": 3, "segments": 0, "click events": 1, "view events": 2,
-    }  # fmt: skip
+        "items": 3,
+        "users": 2,
+        "events": 3,
+        "segments": 0,
+        "click events": 1,
+        "view events": 2,
+    }
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -211,16 +229,29 @@ a1,Alpha,rock|pop,3.5
 a2,"Beta, the second",jazz,4,EXTRA
 a3,Gamma,jazz,5
 """
-EVENTS_JSONL = "\n".join([
-    '{"uid": "u1", "sku": "a1", "kind": "click", "when": "2024-05-01T12:00:00Z"}',
-    '{"uid": "u1", "sku": "a3", "kind": "purchase", "when": 1714564800, "channel": "app"}',
-    '{"uid": "u2", "sku": "a1", "when": 1714564900}',
-    "not json",
-    '{"uid": "u2", "sku": "a3", "kind": "view", "when": "2024-05-02T12:00:00Z"}',
-]) + "\n"  # fmt: skip
+EVENTS_JSONL = (
+    "\n".join(
+        [
+            '{"uid": "u1", "sku": "a1", "kind": "click", "when": "2024-05-01T12:00:00Z"}',
+            '{"uid": "u1", "sku": "a3", "kind": "purchase", "when": 1714564800, "channel": "app"}',
+            '{"uid": "u2", "sku": "a1", "when": 1714564900}',
+            "not json",
+            '{"uid": "u2", "sku": "a3", "kind": "view", "when": "2024-05-02T12:00:00Z"}',
+        ]
+    )
+    + "\n"
+)
 ITEM_MAP = ["--map", "id=sku", "--map", "title=name", "--map", "categories=genre"]
-EVENT_MAP = ["--map", "user_id=uid", "--map", "item_id=sku", "--map", "type=kind",
-             "--map", "timestamp=when"]  # fmt: skip
+EVENT_MAP = [
+    "--map",
+    "user_id=uid",
+    "--map",
+    "item_id=sku",
+    "--map",
+    "type=kind",
+    "--map",
+    "timestamp=when",
+]
 
 
 def test_import_csv_with_a_mapping_loads_good_rows_and_reports_the_bad_one(cli: Cli) -> None:
@@ -234,8 +265,10 @@ def test_import_csv_with_a_mapping_loads_good_rows_and_reports_the_bad_one(cli: 
         assert ws.stats()["items"] == 2
         alpha = ws.item("a1")
         assert (alpha["title"], alpha["categories"], alpha["attributes"]) == (
-            "Alpha", ["rock", "pop"], {"price": 3.5},
-        )  # fmt: skip
+            "Alpha",
+            ["rock", "pop"],
+            {"price": 3.5},
+        )
         assert ws.item("a3")["attributes"] == {"price": 5}
 
 
@@ -254,8 +287,20 @@ def test_import_jsonl_with_a_mapping_reports_each_bad_line(cli: Cli) -> None:
 
 def test_a_constant_mapping_fills_a_field_the_file_lacks(cli: Cli) -> None:
     path = cli.write("views.csv", "who,what,at\nu1,i1,1714564800\nu2,i1,1714564801\n")
-    cli("import", str(path), "--kind", "events", "--map", "user_id=who", "--map", "item_id=what",
-        "--map", "timestamp=at", "--map", "type==view")  # fmt: skip
+    cli(
+        "import",
+        str(path),
+        "--kind",
+        "events",
+        "--map",
+        "user_id=who",
+        "--map",
+        "item_id=what",
+        "--map",
+        "timestamp=at",
+        "--map",
+        "type==view",
+    )
     assert cli.stats()["events_by_type"] == {"view": 2}
 
 
@@ -307,16 +352,24 @@ def test_import_refuses_a_mapping_to_a_missing_column(cli: Cli) -> None:
 
 
 def _movielens(cli: Cli) -> Path:
-    cli.write("ml/movies.csv", "movieId,title,genres\n"
-              "1,Toy Story (1995),Adventure|Animation|Children\n"
-              '2,"American President, The (1995)",Comedy|Drama|Romance\n'
-              "3,Heat (1995),Action|Crime|Thriller\n"
-              "4,Untitled,(no genres listed)\n")  # fmt: skip
-    cli.write("ml/ratings.csv", "userId,movieId,rating,timestamp\n"
-              "1,1,4.0,964982703\n1,3,4.5,964981247\n2,2,3.0,964982224\n"
-              "2,1,5.0,964983815\n3,4,1.5,964982931\n")  # fmt: skip
-    cli.write("ml/tags.csv", "userId,movieId,tag,timestamp\n"
-              "2,1,pixar,1445714994\n3,3,\"heist, classic\",1445715000\n")  # fmt: skip
+    cli.write(
+        "ml/movies.csv",
+        "movieId,title,genres\n"
+        "1,Toy Story (1995),Adventure|Animation|Children\n"
+        '2,"American President, The (1995)",Comedy|Drama|Romance\n'
+        "3,Heat (1995),Action|Crime|Thriller\n"
+        "4,Untitled,(no genres listed)\n",
+    )
+    cli.write(
+        "ml/ratings.csv",
+        "userId,movieId,rating,timestamp\n"
+        "1,1,4.0,964982703\n1,3,4.5,964981247\n2,2,3.0,964982224\n"
+        "2,1,5.0,964983815\n3,4,1.5,964982931\n",
+    )
+    cli.write(
+        "ml/tags.csv",
+        'userId,movieId,tag,timestamp\n2,1,pixar,1445714994\n3,3,"heist, classic",1445715000\n',
+    )
     cli.write("ml/links.csv", "movieId,imdbId,tmdbId\n1,0114709,862\n2,0112346,9087\n")
     return cli.tmp / "ml"
 
@@ -351,13 +404,23 @@ def test_import_of_a_directory_that_is_not_movielens_says_what_it_expected(cli: 
 
 
 def _load_shop(ws: WorkspaceEngine) -> None:
-    ws.add_users([UserIn(id=f"f{k}", attributes={"groups": ["fans"]}) for k in range(4)]
-                 + [UserIn(id="loner")])  # fmt: skip
-    ws.add_items([ItemIn(id=f"m{k}", title=f"Main {k}", categories=["pop"],
-                         attributes={"shelf": "main"}) for k in range(4)]
-                 + [ItemIn(id="o1", title="Other", attributes={"shelf": "other"})])  # fmt: skip
-    ws.add_events([EventIn(user_id=f"f{k % 4}", item_id=f"m{k % 3}", type="view",
-                           message_id=f"e{k}") for k in range(12)])  # fmt: skip
+    ws.add_users(
+        [UserIn(id=f"f{k}", attributes={"groups": ["fans"]}) for k in range(4)]
+        + [UserIn(id="loner")]
+    )
+    ws.add_items(
+        [
+            ItemIn(id=f"m{k}", title=f"Main {k}", categories=["pop"], attributes={"shelf": "main"})
+            for k in range(4)
+        ]
+        + [ItemIn(id="o1", title="Other", attributes={"shelf": "other"})]
+    )
+    ws.add_events(
+        [
+            EventIn(user_id=f"f{k % 4}", item_id=f"m{k % 3}", type="view", message_id=f"e{k}")
+            for k in range(12)
+        ]
+    )
 
 
 GOOD_YAML = """\
@@ -450,12 +513,23 @@ def test_segments_report_as_table_and_json(cli: Cli) -> None:
     fans, everyone = rows
     assert (fans["members"], fans["items"], fans["qualifies"]) == (4, 4, True)
     assert (everyone["members"], everyone["users_test"], everyone["qualifies"]) == (
-        5, "N (<100 users)", False,
-    )  # fmt: skip
+        5,
+        "N (<100 users)",
+        False,
+    )
     assert set(fans) == {
-        "segment_id", "name", "priority", "status", "members", "items",
-        "min_users", "min_items", "users_test", "items_test", "qualifies",
-    }  # fmt: skip
+        "segment_id",
+        "name",
+        "priority",
+        "status",
+        "members",
+        "items",
+        "min_users",
+        "min_items",
+        "users_test",
+        "items_test",
+        "qualifies",
+    }
 
 
 def test_ribbons_as_table_and_json(cli: Cli) -> None:
@@ -512,8 +586,9 @@ def _generate_demo() -> Callable[..., Any] | None:
 def test_demo_without_serving_loads_data_and_prints_a_curl_line_and_the_report(cli: Cli) -> None:
     args = ("demo", "--no-serve", "--users", "300", "--items", "80", "--events", "5000")
     out = clean(cli(*args).stdout)
-    curl = re.search(r"curl 'http://127\.0\.0\.1:8000/v1/users/([^/]+)/ribbons\?layers=2&cards=5'",
-                     out)  # fmt: skip
+    curl = re.search(
+        r"curl 'http://127\.0\.0\.1:8000/v1/users/([^/]+)/ribbons\?layers=2&cards=5'", out
+    )
     assert curl, out
     assert "created:" in out
     report = verdicts(out)

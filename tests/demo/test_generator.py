@@ -184,12 +184,14 @@ def test_event_mix(demo: Population) -> None:
 
 def test_tastes_matter(demo: Population) -> None:
     def positive_risk(profile: str) -> np.ndarray[Any, Any]:
-        return np.array([
-            demo.item(e).attributes["risk"]
-            for e in demo.events
-            if e.type in ("click", "save", "purchase")
-            and demo.users[e.user_id].attributes["risk_profile"] == profile
-        ])  # fmt: skip
+        return np.array(
+            [
+                demo.item(e).attributes["risk"]
+                for e in demo.events
+                if e.type in ("click", "save", "purchase")
+                and demo.users[e.user_id].attributes["risk_profile"] == profile
+            ]
+        )
 
     cautious, aggressive = positive_risk("cautious"), positive_risk("aggressive")
     assert (cautious <= 4).mean() > 0.6
@@ -198,11 +200,16 @@ def test_tastes_matter(demo: Population) -> None:
     # Negative feedback lands on poor matches: cautious customers dismiss riskier items than
     # they save.
     def cautious_risk(kind: str) -> float:
-        return float(np.mean([
-            demo.item(e).attributes["risk"]
-            for e in demo.events
-            if e.type == kind and demo.users[e.user_id].attributes["risk_profile"] == "cautious"
-        ]))  # fmt: skip
+        return float(
+            np.mean(
+                [
+                    demo.item(e).attributes["risk"]
+                    for e in demo.events
+                    if e.type == kind
+                    and demo.users[e.user_id].attributes["risk_profile"] == "cautious"
+                ]
+            )
+        )
 
     assert cautious_risk("dismiss") - cautious_risk("save") > 1.0
 
@@ -320,13 +327,25 @@ def test_segments_yaml_has_the_apply_shape() -> None:
     assert 5 <= len(config.segments) <= 6
     assert sorted(s.priority for s in config.segments) == list(range(1, len(config.segments) + 1))
     assert {s.id for s in config.segments} == {
-        "active_explorers", "sustainable_investors", "crypto_enthusiasts", "cautious_savers",
-        "income_seekers", "retirement_planners",
-    }  # fmt: skip
+        "active_explorers",
+        "sustainable_investors",
+        "crypto_enthusiasts",
+        "cautious_savers",
+        "income_seekers",
+        "retirement_planners",
+    }
     for segment in raw["segments"]:
         assert set(segment) == {
-            "id", "name", "priority", "users", "items", "min_users", "min_items", "title", "reason",
-        }  # fmt: skip
+            "id",
+            "name",
+            "priority",
+            "users",
+            "items",
+            "min_users",
+            "min_items",
+            "title",
+            "reason",
+        }
     assert config.surfaces["home"].layers == 2 and config.surfaces["home"].fallback == "popular"
 
 

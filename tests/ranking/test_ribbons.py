@@ -17,32 +17,71 @@ NOW = 1_700_000_000.0
 def shop(workspace: WorkspaceEngine) -> WorkspaceEngine:
     workspace.add_items(
         [ItemIn(id=f"b{n}", title=f"Bond {n}", categories=["bond"], created_at=0) for n in range(4)]
-        + [ItemIn(id=f"e{n}", title=f"Equity {n}", categories=["equity"], created_at=0)
-           for n in range(4)]
+        + [
+            ItemIn(id=f"e{n}", title=f"Equity {n}", categories=["equity"], created_at=0)
+            for n in range(4)
+        ]
         + [ItemIn(id="gone", title="Gone", categories=["bond"], available=False, created_at=0)]
-    )  # fmt: skip
+    )
     workspace.add_users([UserIn(id=f"u{n}", attributes={"n": n}) for n in range(6)])
     events = []
     # Popularity among everyone: b0 > b1 > b2; e0 > e1.
-    for user, item, count in (("u1", "b0", 3), ("u2", "b0", 3), ("u3", "b1", 2), ("u4", "b2", 1),
-                              ("u1", "e0", 2), ("u2", "e1", 1), ("u5", "gone", 9)):  # fmt: skip
+    for user, item, count in (
+        ("u1", "b0", 3),
+        ("u2", "b0", 3),
+        ("u3", "b1", 2),
+        ("u4", "b2", 1),
+        ("u1", "e0", 2),
+        ("u2", "e1", 1),
+        ("u5", "gone", 9),
+    ):
         events += [EventIn(user_id=user, item_id=item, type="click", timestamp=NOW - DAY)] * 1
-        events += [EventIn(message_id=f"{user}{item}{k}", user_id=user, item_id=item,
-                           type="click", timestamp=NOW - DAY - k) for k in range(count)]  # fmt: skip
+        events += [
+            EventIn(
+                message_id=f"{user}{item}{k}",
+                user_id=user,
+                item_id=item,
+                type="click",
+                timestamp=NOW - DAY - k,
+            )
+            for k in range(count)
+        ]
     # u0 loves equities (recent saves) and already bought e3.
-    events += [EventIn(message_id=f"s{k}", user_id="u0", item_id="e2", type="save",
-                       timestamp=NOW - k * DAY) for k in range(3)]  # fmt: skip
+    events += [
+        EventIn(
+            message_id=f"s{k}", user_id="u0", item_id="e2", type="save", timestamp=NOW - k * DAY
+        )
+        for k in range(3)
+    ]
     events.append(EventIn(user_id="u0", item_id="e3", type="purchase", timestamp=NOW))
     # An old click by u5, outside any 30-day window.
     events.append(EventIn(user_id="u5", item_id="b3", type="click", timestamp=NOW - 90 * DAY))
     workspace.add_events(events)
-    workspace.apply(WorkspaceConfig(segments=[
-        SegmentSpec(id="everyone", name="Everyone", priority=2, items="true",
-                    min_users=1, min_items=1),
-        SegmentSpec(id="bonds", name="Bond fans", priority=1, items="categories contains 'bond'",
-                    users="count(event = 'click' and categories contains 'bond', within = '30d') >= 1",
-                    min_users=1, min_items=1),
-    ]))  # fmt: skip
+    workspace.apply(
+        WorkspaceConfig(
+            segments=[
+                SegmentSpec(
+                    id="everyone",
+                    name="Everyone",
+                    priority=2,
+                    items="true",
+                    min_users=1,
+                    min_items=1,
+                ),
+                SegmentSpec(
+                    id="bonds",
+                    name="Bond fans",
+                    priority=1,
+                    items="categories contains 'bond'",
+                    users=(
+                        "count(event = 'click' and categories contains 'bond', within = '30d') >= 1"
+                    ),
+                    min_users=1,
+                    min_items=1,
+                ),
+            ]
+        )
+    )
     return workspace
 
 
@@ -127,13 +166,29 @@ def test_state_is_rebuilt_when_data_changes(shop: WorkspaceEngine) -> None:
 
 
 def test_sensitive_items_reach_only_users_who_consented(shop: WorkspaceEngine) -> None:
-    shop.add_items([ItemIn(id="c0", title="Coin", categories=["bond"], sensitive=["crypto"],
-                           created_at=0)])  # fmt: skip
-    shop.add_events([EventIn(message_id=f"c{k}", user_id=f"u{k % 5 + 1}", item_id="c0",
-                             type="purchase", timestamp=NOW - DAY) for k in range(20)])  # fmt: skip
+    shop.add_items(
+        [ItemIn(id="c0", title="Coin", categories=["bond"], sensitive=["crypto"], created_at=0)]
+    )
+    shop.add_events(
+        [
+            EventIn(
+                message_id=f"c{k}",
+                user_id=f"u{k % 5 + 1}",
+                item_id="c0",
+                type="purchase",
+                timestamp=NOW - DAY,
+            )
+            for k in range(20)
+        ]
+    )
     shop.apply(WorkspaceConfig(surfaces={"home": SurfaceSpec(fallback="popular")}))
-    shop.add_users([UserIn(id="yes", consents={"crypto": True}),
-                    UserIn(id="no", consents={"crypto": False}), UserIn(id="unset")])  # fmt: skip
+    shop.add_users(
+        [
+            UserIn(id="yes", consents={"crypto": True}),
+            UserIn(id="no", consents={"crypto": False}),
+            UserIn(id="unset"),
+        ]
+    )
     for user, expected in (("yes", True), ("no", False), ("unset", False), ("u4", False)):
         page = shop.ribbons(RibbonRequest(user, layers=3, cards=20), now=NOW)
         shown = {c.item_id for r in page.ribbons for c in r.cards}
@@ -141,9 +196,13 @@ def test_sensitive_items_reach_only_users_who_consented(shop: WorkspaceEngine) -
 
 
 def test_a_segment_with_nothing_left_gives_its_layer_to_the_next(shop: WorkspaceEngine) -> None:
-    shop.apply(WorkspaceConfig(segments=[
-        SegmentSpec(id="b3only", priority=0, items="id = 'b3'", min_users=1, min_items=1)
-    ]))  # fmt: skip
+    shop.apply(
+        WorkspaceConfig(
+            segments=[
+                SegmentSpec(id="b3only", priority=0, items="id = 'b3'", min_users=1, min_items=1)
+            ]
+        )
+    )
     shop.add_events([EventIn(user_id="u1", item_id="b3", type="purchase", timestamp=NOW)])
     ids = [r.segment_id for r in shop.ribbons(RibbonRequest("u1", layers=2), now=NOW).ribbons]
     assert ids == ["bonds", "everyone"]
@@ -152,9 +211,15 @@ def test_a_segment_with_nothing_left_gives_its_layer_to_the_next(shop: Workspace
 
 
 def test_fallback_scores_are_scaled_like_segment_scores(shop: WorkspaceEngine) -> None:
-    shop.apply(WorkspaceConfig(segments=[SegmentSpec(id="everyone", status="draft"),
-                                         SegmentSpec(id="bonds", status="draft")],
-                               surfaces={"home": SurfaceSpec(fallback="popular")}))  # fmt: skip
+    shop.apply(
+        WorkspaceConfig(
+            segments=[
+                SegmentSpec(id="everyone", status="draft"),
+                SegmentSpec(id="bonds", status="draft"),
+            ],
+            surfaces={"home": SurfaceSpec(fallback="popular")},
+        )
+    )
     cards = shop.ribbons(RibbonRequest("u0"), now=NOW).ribbons[0].cards
     assert all(0 <= c.score <= 1 for c in cards) and cards[0].score == 1.0
 

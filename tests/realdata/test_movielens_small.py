@@ -18,16 +18,24 @@ GENRES = ["Drama", "Comedy", "Sci-Fi", "Horror", "Documentary"]
 
 
 def _config() -> WorkspaceConfig:
-    return WorkspaceConfig.model_validate({
-        "segments": [
-            {"id": g.lower(), "name": f"{g} fans", "priority": p,
-             "users": f"count(event = 'rate' and categories contains '{g}') >= 20",
-             "items": f"categories contains '{g}'", "min_users": 20, "min_items": 10,
-             "reason": "Popular with {name}"}
-            for p, g in enumerate(GENRES, 1)
-        ],
-        "surfaces": {"home": {"layers": 2, "cards": 10, "fallback": "popular"}},
-    })  # fmt: skip
+    return WorkspaceConfig.model_validate(
+        {
+            "segments": [
+                {
+                    "id": g.lower(),
+                    "name": f"{g} fans",
+                    "priority": p,
+                    "users": f"count(event = 'rate' and categories contains '{g}') >= 20",
+                    "items": f"categories contains '{g}'",
+                    "min_users": 20,
+                    "min_items": 10,
+                    "reason": "Popular with {name}",
+                }
+                for p, g in enumerate(GENRES, 1)
+            ],
+            "surfaces": {"home": {"layers": 2, "cards": 10, "fallback": "popular"}},
+        }
+    )
 
 
 def _ratings_by_user_genre(root: Path) -> dict[str, dict[str, int]]:
@@ -70,9 +78,10 @@ def test_genre_segments_report_and_ribbons(loaded: WorkspaceEngine, movielens_sm
         members = sum(1 for per in expected.values() if per.get(genre, 0) >= 20)
         assert report[genre.lower()].members == members, genre
     assert report["drama"].qualifies and report["drama"].items > 4000
-    assert report["documentary"].users_test.startswith("N (<20 users)") or report[
-        "documentary"
-    ].qualifies
+    assert (
+        report["documentary"].users_test.startswith("N (<20 users)")
+        or report["documentary"].qualifies
+    )
 
     state = loaded.state()
     drama = next(s for s in state.segments if s.spec.id == "drama")

@@ -62,14 +62,16 @@ def test_count_reads_its_aggregate_value() -> None:
 def test_identical_aggregates_share_one_key() -> None:
     rule = compile_rule(
         "count(event = 'click') > 1 and count( event='click' ) < 9 and count() > 0",
-        "users", USERS,
-    )  # fmt: skip
+        "users",
+        USERS,
+    )
     assert len(rule.aggregates) == 2
 
 
 def test_count_conditions_see_the_event_item() -> None:
-    rule = compile_rule("count(event = 'rate' and item.genre = 'Drama' and risk < 3) >= 1",
-                        "users", USERS)  # fmt: skip
+    rule = compile_rule(
+        "count(event = 'rate' and item.genre = 'Drama' and risk < 3) >= 1", "users", USERS
+    )
     condition = rule.aggregates[0].condition
     assert condition is not None
     assert condition({"event": "rate", "genre": "Drama", "risk": 2})
@@ -118,7 +120,9 @@ def test_aggregate_limit() -> None:
 
 
 @given(
-    age=st.one_of(st.none(), st.integers(-5, 120), st.floats(allow_nan=False, allow_infinity=False)),
+    age=st.one_of(
+        st.none(), st.integers(-5, 120), st.floats(allow_nan=False, allow_infinity=False)
+    ),
     low=st.integers(-10, 130),
     high=st.integers(-10, 130),
 )

@@ -50,8 +50,15 @@ def test_literals() -> None:
     node = parse_rule("a in ('it''s', \"dq\", 3, 2.5, -1, true, false, null)")
     assert isinstance(node, ast.In)
     assert [o.value for o in node.options if isinstance(o, ast.Literal)] == [
-        "it's", "dq", 3, 2.5, -1, True, False, None,
-    ]  # fmt: skip
+        "it's",
+        "dq",
+        3,
+        2.5,
+        -1,
+        True,
+        False,
+        None,
+    ]
 
 
 def test_not_in_is_negated() -> None:

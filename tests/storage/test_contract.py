@@ -47,7 +47,7 @@ def test_events_are_idempotent_by_message_id(launchpoint: Launchpoint) -> None:
     store = _store(launchpoint)
     first = [EventIn(message_id=f"m{n}", user_id="u", type="view", timestamp=n) for n in range(10)]
     assert store.insert_events(first) == (10, 0)
-    assert store.insert_events(first[:5] + [first[0]]) == (0, 6)
+    assert store.insert_events([*first[:5], first[0]]) == (0, 6)
     assert store.insert_events([EventIn(user_id="u", type="view", timestamp=1)] * 2) == (1, 1)
     assert store.stats()["events"] == 11
 
@@ -77,8 +77,13 @@ def test_segment_versions_grow_only_on_change(launchpoint: Launchpoint) -> None:
 
 def test_segments_are_listed_in_priority_order(launchpoint: Launchpoint) -> None:
     store = _store(launchpoint)
-    store.save_segments([SegmentSpec(id="b", priority=2), SegmentSpec(id="a", priority=3),
-                         SegmentSpec(id="c", priority=1)])  # fmt: skip
+    store.save_segments(
+        [
+            SegmentSpec(id="b", priority=2),
+            SegmentSpec(id="a", priority=3),
+            SegmentSpec(id="c", priority=1),
+        ]
+    )
     assert [s.id for s, _ in store.list_segments()] == ["c", "b", "a"]
 
 
@@ -104,8 +109,12 @@ def test_every_write_moves_the_data_version(launchpoint: Launchpoint) -> None:
 
 def test_event_tuples_stream_oldest_first(launchpoint: Launchpoint) -> None:
     store = _store(launchpoint)
-    store.insert_events([EventIn(user_id="u", item_id="i", type="rate", value=v, timestamp=t)
-                         for t, v in ((30, 1.0), (10, 5.0), (20, None))])  # fmt: skip
+    store.insert_events(
+        [
+            EventIn(user_id="u", item_id="i", type="rate", value=v, timestamp=t)
+            for t, v in ((30, 1.0), (10, 5.0), (20, None))
+        ]
+    )
     rows = [row for chunk in store.iter_event_tuples() for row in chunk]
     assert [r[4] for r in rows] == [10, 20, 30]
     assert rows[0] == ("u", "i", "rate", 5.0, 10)

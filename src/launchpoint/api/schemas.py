@@ -58,18 +58,30 @@ class RibbonPagePublic(BaseModel):
     @classmethod
     def of(cls, page: RibbonPage) -> RibbonPagePublic:
         return cls(
-            recommendation_id=page.recommendation_id, user_id=page.user_id,
-            surface=page.surface, fallback_used=page.fallback_used,
+            recommendation_id=page.recommendation_id,
+            user_id=page.user_id,
+            surface=page.surface,
+            fallback_used=page.fallback_used,
             ribbons=[
                 RibbonPublic(
-                    segment_id=r.segment_id, title=r.title, kind=r.kind,
-                    cards=[CardPublic(item_id=c.item_id, title=c.title, score=c.score,
-                                      reason=c.reason, signal=c.signal, position=n)
-                           for n, c in enumerate(r.cards)],
+                    segment_id=r.segment_id,
+                    title=r.title,
+                    kind=r.kind,
+                    cards=[
+                        CardPublic(
+                            item_id=c.item_id,
+                            title=c.title,
+                            score=c.score,
+                            reason=c.reason,
+                            signal=c.signal,
+                            position=n,
+                        )
+                        for n, c in enumerate(r.cards)
+                    ],
                 )
                 for r in page.ribbons
             ],
-        )  # fmt: skip
+        )
 
 
 class QualificationPublic(BaseModel):

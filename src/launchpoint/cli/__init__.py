@@ -22,12 +22,16 @@ app = typer.Typer(
 def main_options(
     ctx: typer.Context,
     config: Annotated[Path | None, typer.Option(help="YAML settings file.")] = None,
-    database_url: Annotated[str | None, typer.Option(
-        help="sqlite:///path or postgresql://...; env LAUNCHPOINT_DATABASE_URL.")] = None,  # fmt: skip
-    workspace: Annotated[str | None, typer.Option(
-        help="Workspace to act on; env LAUNCHPOINT_WORKSPACE.")] = None,  # fmt: skip
-    data_dir: Annotated[Path | None, typer.Option(
-        help="Folder of the embedded database; env LAUNCHPOINT_DATA_DIR.")] = None,  # fmt: skip
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="sqlite:///path or postgresql://...; env LAUNCHPOINT_DATABASE_URL."),
+    ] = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="Workspace to act on; env LAUNCHPOINT_WORKSPACE.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the embedded database; env LAUNCHPOINT_DATA_DIR.")
+    ] = None,
 ) -> None:
     ctx.obj = CliState(config, database_url, workspace, data_dir)
 

@@ -31,9 +31,11 @@ class CliState:
 
     def settings(self) -> Settings:
         return load_settings(
-            self.config, database_url=self.database_url, workspace=self.workspace,
+            self.config,
+            database_url=self.database_url,
+            workspace=self.workspace,
             data_dir=self.data_dir,
-        )  # fmt: skip
+        )
 
     def engine(self) -> tuple[Launchpoint, WorkspaceEngine]:
         lp = Launchpoint(self.settings())

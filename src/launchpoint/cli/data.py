@@ -36,13 +36,16 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _sources(path: Path, kind: str | None, fmt: str | None, mapping: dict[str, str],
-             delimiter: str) -> list[ImportSource]:  # fmt: skip
+def _sources(
+    path: Path, kind: str | None, fmt: str | None, mapping: dict[str, str], delimiter: str
+) -> list[ImportSource]:
     chosen = fmt or detect_format(path)
     if chosen == "movielens":
         return open_movielens(path)
     if kind not in ("items", "users", "events"):
-        raise InvalidInput(f"say what {path.name} holds: --kind items, --kind users or --kind events")
+        raise InvalidInput(
+            f"say what {path.name} holds: --kind items, --kind users or --kind events"
+        )
     if chosen not in ("csv", "jsonl"):
         raise InvalidInput(f"unknown format {chosen!r}; use csv, jsonl or movielens")
     return [open_table(path, kind, chosen, mapping, delimiter)]  # type: ignore[arg-type]
@@ -53,16 +56,24 @@ def import_(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A CSV/JSONL file, or a MovieLens folder.")],
     kind: Annotated[str | None, typer.Option(help="items, users or events (CSV/JSONL).")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or movielens; "
-                                            "default: from the name.")] = None,  # fmt: skip
-    map_: Annotated[list[str], typer.Option("--map", help="FIELD=COLUMN, repeatable; "
-                                            "FIELD==VALUE for a constant.")] = [],  # noqa: B006  # fmt: skip
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, jsonl or movielens; default: from the name."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="FIELD=COLUMN, repeatable; FIELD==VALUE for a constant."),
+    ] = None,
     delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
-    strict: Annotated[bool, typer.Option(help="Stop at the first bad row and load nothing.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Stop at the first bad row and load nothing.")
+    ] = False,
 ) -> None:
     """Load items, users or events from a file. Streams in bounded memory; importing the same
     file twice changes nothing. Bad rows are reported with file and line, and skipped unless
     --strict."""
+    if map_ is None:
+        map_ = []
     sources = _sources(path, kind, fmt, _mapping(map_), delimiter)
     lp, ws = state(ctx).engine()
     summary = ImportSummary()

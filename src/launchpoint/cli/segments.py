@@ -44,23 +44,39 @@ def read_config(path: Path) -> WorkspaceConfig:
 
 def print_report(rows: list[QualificationRow]) -> None:
     table = Table(title="Segment qualification")
-    for name, justify in (("#", "right"), ("segment", "left"), ("members", "right"),
-                          ("items", "right"), ("users test", "left"), ("items test", "left"),
-                          ("shown", "left")):  # fmt: skip
+    for name, justify in (
+        ("#", "right"),
+        ("segment", "left"),
+        ("members", "right"),
+        ("items", "right"),
+        ("users test", "left"),
+        ("items test", "left"),
+        ("shown", "left"),
+    ):
         table.add_column(name, justify=justify, no_wrap=name == "segment")  # type: ignore[arg-type]
     for r in rows:
         shown = "[green]Y[/]" if r.qualifies else "[red]N[/]"
         if r.status != "active":
             shown += f" ({r.status})"
-        table.add_row(str(r.priority), r.segment_id, f"{r.members:,}", f"{r.items:,}",
-                      r.users_test, r.items_test, shown)  # fmt: skip
+        table.add_row(
+            str(r.priority),
+            r.segment_id,
+            f"{r.members:,}",
+            f"{r.items:,}",
+            r.users_test,
+            r.items_test,
+            shown,
+        )
     console.print(table)
 
 
 def apply_file(ws: WorkspaceEngine, path: Path) -> None:
     result = ws.apply(read_config(path), actor="cli")
-    for label, ids in (("created", result.created), ("updated", result.updated),
-                       ("unchanged", result.unchanged)):  # fmt: skip
+    for label, ids in (
+        ("created", result.created),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+    ):
         if ids:
             console.print(f"{label}: {', '.join(ids)}")
     if result.surfaces:
@@ -116,8 +132,10 @@ def ribbons(
         return
     console.print(f"[bold]{user}[/] on {surface} (recommendation {page.recommendation_id})")
     if not page.ribbons:
-        console.print("No ribbon: no qualifying segment of this user has cards left for them, "
-                      "and the surface has no fallback (or nothing for it to show).")  # fmt: skip
+        console.print(
+            "No ribbon: no qualifying segment of this user has cards left for them, "
+            "and the surface has no fallback (or nothing for it to show)."
+        )
     for ribbon in page.ribbons:
         table = Table(title=f"{ribbon.title}  [dim]({ribbon.segment_id or ribbon.kind})[/]")
         table.add_column("#", justify="right")

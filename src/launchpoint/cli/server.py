@@ -29,8 +29,13 @@ def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _load(bar: Progress, label: str, records: Iterable[T], total: int,
-          add: Callable[[list[T]], IngestResult]) -> None:  # fmt: skip
+def _load(
+    bar: Progress,
+    label: str,
+    records: Iterable[T],
+    total: int,
+    add: Callable[[list[T]], IngestResult],
+) -> None:
     task = bar.add_task(f"loading {label}", total=total)
     for batch in _batches(records, DEMO_BATCH):
         add(batch)
@@ -57,7 +62,9 @@ def run_server(lp: Launchpoint, host: str, port: int) -> None:
 @reports_errors
 def serve(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="Address to bind; default from settings.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind; default from settings.")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default from settings.")] = None,
 ) -> None:
     """Serve the REST API (docs at /docs)."""
@@ -75,7 +82,9 @@ def demo(
     items: Annotated[int, typer.Option(help="Products to generate.")] = 400,
     events: Annotated[int, typer.Option(help="Events to generate.")] = 60_000,
     seed: Annotated[int, typer.Option(help="Seed: same seed, same data.")] = 7,
-    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API after.")] = True,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API after.")
+    ] = True,
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
 ) -> None:

@@ -208,10 +208,17 @@ class DemoDataset:
         validate = ItemIn.__pydantic_validator__.validate_python
         titles: Counter[str] = Counter()
         columns = zip(
-            cat.asset_class.tolist(), cat.theme.tolist(), cat.region.tolist(), cat.risk.tolist(),
-            cat.fee.tolist(), cat.launch.tolist(), cat.available.tolist(), cat.words.tolist(),
-            cat.maturity.tolist(), strict=True,
-        )  # fmt: skip
+            cat.asset_class.tolist(),
+            cat.theme.tolist(),
+            cat.region.tolist(),
+            cat.risk.tolist(),
+            cat.fee.tolist(),
+            cat.launch.tolist(),
+            cat.available.tolist(),
+            cat.words.tolist(),
+            cat.maturity.tolist(),
+            strict=True,
+        )
         for i, (ac, th, rg, risk, fee, launch, available, words, maturity) in enumerate(columns):
             asset_class, theme, region = ASSET_CLASSES[ac], THEMES[th], REGIONS[rg]
             title = product_title(asset_class, theme, region, words, maturity)
@@ -245,10 +252,15 @@ class DemoDataset:
             block = slice(start, start + CHUNK)
             for u, age, risk, region, years, goals, consent, created in zip(
                 range(start + 1, min(start + CHUNK, self.n_users) + 1),
-                cus.age_band[block].tolist(), cus.risk_profile[block].tolist(),
-                cus.region[block].tolist(), tenure[block].tolist(), cus.goals[block].tolist(),
-                cus.consent[block].tolist(), cus.created[block].tolist(), strict=True,
-            ):  # fmt: skip
+                cus.age_band[block].tolist(),
+                cus.risk_profile[block].tolist(),
+                cus.region[block].tolist(),
+                tenure[block].tolist(),
+                cus.goals[block].tolist(),
+                cus.consent[block].tolist(),
+                cus.created[block].tolist(),
+                strict=True,
+            ):
                 attributes = {
                     "age_band": AGE_BANDS[age],
                     "risk_profile": RISK_PROFILES[risk],
@@ -276,18 +288,32 @@ class DemoDataset:
             values = ch.value.astype(object)
             values[ch.type != _PURCHASE] = None
             for i, u, it, kind, value, ts in zip(
-                ch.index.tolist(), ch.user.tolist(), ch.item.tolist(), names[ch.type].tolist(),
-                values.tolist(), ch.timestamp.tolist(), strict=True,
-            ):  # fmt: skip
+                ch.index.tolist(),
+                ch.user.tolist(),
+                ch.item.tolist(),
+                names[ch.type].tolist(),
+                values.tolist(),
+                ch.timestamp.tolist(),
+                strict=True,
+            ):
                 # What EventIn.model_construct does, at a fifth of its cost (it is slower than
                 # validating here): every value is valid by construction, and the tests
                 # re-validate samples against EventIn.
                 event = new(EventIn)
-                put(event, "__dict__", {
-                    "message_id": prefix + str(i), "user_id": user_format.format(u + 1),
-                    "item_id": item_ids[it], "type": kind, "value": value, "timestamp": ts,
-                    "context": {}, "properties": {},
-                })  # fmt: skip
+                put(
+                    event,
+                    "__dict__",
+                    {
+                        "message_id": prefix + str(i),
+                        "user_id": user_format.format(u + 1),
+                        "item_id": item_ids[it],
+                        "type": kind,
+                        "value": value,
+                        "timestamp": ts,
+                        "context": {},
+                        "properties": {},
+                    },
+                )
                 put(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
                 put(event, "__pydantic_extra__", None)
                 put(event, "__pydantic_private__", None)
@@ -303,8 +329,12 @@ def generate_demo(
 ) -> DemoDataset:
     """Describe a demo population; nothing is drawn until records are asked for. ``end=None``
     means today at 00:00 UTC, so "the last 30 days" in a demo means the last 30 days."""
-    for name, count, least in (("n_users", n_users, 1), ("n_items", n_items, 1),
-                               ("n_events", n_events, 0), ("seed", seed, 0)):  # fmt: skip
+    for name, count, least in (
+        ("n_users", n_users, 1),
+        ("n_items", n_items, 1),
+        ("n_events", n_events, 0),
+        ("seed", seed, 0),
+    ):
         if count < least:
             raise InvalidInput(f"{name} must be at least {least}, got {count}")
     if end is None:

@@ -10,17 +10,48 @@ from collections.abc import Sequence
 
 ASSET_CLASSES = ("equity", "etf", "bond", "fund", "crypto", "savings")
 THEMES = (
-    "sustainability", "technology", "healthcare", "dividends",
-    "emerging_markets", "real_estate", "energy", "global",
-)  # fmt: skip
+    "sustainability",
+    "technology",
+    "healthcare",
+    "dividends",
+    "emerging_markets",
+    "real_estate",
+    "energy",
+    "global",
+)
 REGIONS = ("europe", "north_america", "asia", "global")
 
 _HOUSE_HEADS = (
-    "North", "Clear", "Silver", "Blue", "Oak", "Stone", "Red", "Fair",
-    "High", "Bright", "Green", "Iron", "Cedar", "West", "Swift", "Golden",
-)  # fmt: skip
-_HOUSE_TAILS = ("wind", "water", "birch", "peak", "ridge", "field", "haven", "gate", "brook",
-                "crest", "moor")  # fmt: skip
+    "North",
+    "Clear",
+    "Silver",
+    "Blue",
+    "Oak",
+    "Stone",
+    "Red",
+    "Fair",
+    "High",
+    "Bright",
+    "Green",
+    "Iron",
+    "Cedar",
+    "West",
+    "Swift",
+    "Golden",
+)
+_HOUSE_TAILS = (
+    "wind",
+    "water",
+    "birch",
+    "peak",
+    "ridge",
+    "field",
+    "haven",
+    "gate",
+    "brook",
+    "crest",
+    "moor",
+)
 
 _THEME_WORDS: dict[str, tuple[str, ...]] = {
     "sustainability": ("Sustainable", "Green", "Climate Transition", "ESG Leaders", "Clean Future"),
@@ -112,8 +143,16 @@ _REGION_PHRASES = {
     "asia": "in Asia",
     "global": "worldwide",
 }
-_RISK_WORDS = ("", "very low", "low", "low to medium", "medium", "medium to high", "high",
-               "very high")  # fmt: skip
+_RISK_WORDS = (
+    "",
+    "very low",
+    "low",
+    "low to medium",
+    "medium",
+    "medium to high",
+    "high",
+    "very high",
+)
 
 
 def _pick(words: tuple[str, ...], draw: int) -> str:

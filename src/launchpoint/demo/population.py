@@ -28,66 +28,95 @@ CRYPTO = ASSET_CLASSES.index("crypto")
 # Products: class shares, then theme, region, risk band and fee range per class
 # (rows follow ASSET_CLASSES: equity, etf, bond, fund, crypto, savings).
 _CLASS_SHARE = [0.30, 0.22, 0.14, 0.20, 0.06, 0.08]
-_THEME_GIVEN_CLASS = np.array([
-    [0.12, 0.22, 0.14, 0.14, 0.08, 0.08, 0.12, 0.10],
-    [0.14, 0.14, 0.08, 0.12, 0.12, 0.08, 0.08, 0.24],
-    [0.18, 0.06, 0.04, 0.16, 0.14, 0.08, 0.08, 0.26],
-    [0.16, 0.12, 0.10, 0.16, 0.10, 0.08, 0.06, 0.22],
-    [0.08, 0.62, 0.00, 0.00, 0.00, 0.00, 0.10, 0.20],
-    [0.25, 0.00, 0.00, 0.25, 0.00, 0.00, 0.00, 0.50],
-])  # fmt: skip
-_REGION_GIVEN_CLASS = np.array([
-    [0.38, 0.34, 0.23, 0.05],
-    [0.30, 0.20, 0.15, 0.35],
-    [0.30, 0.20, 0.15, 0.35],
-    [0.30, 0.20, 0.15, 0.35],
-    [0.00, 0.00, 0.00, 1.00],
-    [0.50, 0.30, 0.20, 0.00],
-])  # fmt: skip
+_THEME_GIVEN_CLASS = np.array(
+    [
+        [0.12, 0.22, 0.14, 0.14, 0.08, 0.08, 0.12, 0.10],
+        [0.14, 0.14, 0.08, 0.12, 0.12, 0.08, 0.08, 0.24],
+        [0.18, 0.06, 0.04, 0.16, 0.14, 0.08, 0.08, 0.26],
+        [0.16, 0.12, 0.10, 0.16, 0.10, 0.08, 0.06, 0.22],
+        [0.08, 0.62, 0.00, 0.00, 0.00, 0.00, 0.10, 0.20],
+        [0.25, 0.00, 0.00, 0.25, 0.00, 0.00, 0.00, 0.50],
+    ]
+)
+_REGION_GIVEN_CLASS = np.array(
+    [
+        [0.38, 0.34, 0.23, 0.05],
+        [0.30, 0.20, 0.15, 0.35],
+        [0.30, 0.20, 0.15, 0.35],
+        [0.30, 0.20, 0.15, 0.35],
+        [0.00, 0.00, 0.00, 1.00],
+        [0.50, 0.30, 0.20, 0.00],
+    ]
+)
 _RISK_RANGE = np.array([[4, 6], [3, 6], [2, 4], [3, 5], [6, 7], [1, 1]])
 _RISK_BUMP = np.array([0, 1, 0, -1, 1, 0, 0, 0])  # tech, emerging markets hotter; dividends calmer
 _FEE_RANGE = np.array([[0, 0], [0.05, 0.45], [0.05, 0.35], [0.45, 1.75], [0.9, 2.5], [0, 0]])
 
 # Customers: age mix, then risk profile, goals and hidden persona by age.
 _AGE_SHARE = [0.10, 0.24, 0.23, 0.18, 0.14, 0.11]
-_RISK_GIVEN_AGE = np.array([
-    [0.10, 0.30, 0.35, 0.25], [0.10, 0.32, 0.38, 0.20], [0.15, 0.38, 0.34, 0.13],
-    [0.22, 0.42, 0.28, 0.08], [0.35, 0.42, 0.18, 0.05], [0.50, 0.36, 0.11, 0.03],
-])  # fmt: skip
-_GOALS_GIVEN_AGE = np.array([
-    [0.03, 0.35, 0.30, 0.02, 0.10, 0.20], [0.08, 0.35, 0.27, 0.03, 0.12, 0.15],
-    [0.20, 0.18, 0.28, 0.07, 0.17, 0.10], [0.38, 0.07, 0.27, 0.12, 0.10, 0.06],
-    [0.55, 0.03, 0.17, 0.20, 0.01, 0.04], [0.35, 0.02, 0.15, 0.43, 0.01, 0.04],
-])  # fmt: skip
+_RISK_GIVEN_AGE = np.array(
+    [
+        [0.10, 0.30, 0.35, 0.25],
+        [0.10, 0.32, 0.38, 0.20],
+        [0.15, 0.38, 0.34, 0.13],
+        [0.22, 0.42, 0.28, 0.08],
+        [0.35, 0.42, 0.18, 0.05],
+        [0.50, 0.36, 0.11, 0.03],
+    ]
+)
+_GOALS_GIVEN_AGE = np.array(
+    [
+        [0.03, 0.35, 0.30, 0.02, 0.10, 0.20],
+        [0.08, 0.35, 0.27, 0.03, 0.12, 0.15],
+        [0.20, 0.18, 0.28, 0.07, 0.17, 0.10],
+        [0.38, 0.07, 0.27, 0.12, 0.10, 0.06],
+        [0.55, 0.03, 0.17, 0.20, 0.01, 0.04],
+        [0.35, 0.02, 0.15, 0.43, 0.01, 0.04],
+    ]
+)
 _TENURE_CAP = np.array([4, 12, 20, 25, 25, 25])
 _WEALTH_BY_AGE = np.array([0.3, 0.7, 1.0, 1.4, 1.8, 1.6])
 _CONSENT_BY_RISK = np.array([0.08, 0.22, 0.42, 0.65])
 # Personas: green, tech, income, global core, frontier, health. Each is a theme profile.
-_PERSONA_THEMES = np.array([
-    [4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5],
-    [0.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-    [0.0, 0.0, 0.0, 4.0, 0.0, 2.0, 0.0, 0.0],
-    [0.0, 0.0, 0.0, 0.8, 0.6, 0.0, 0.0, 3.5],
-    [0.0, 0.8, 0.0, 0.0, 3.5, 0.0, 2.0, 0.0],
-    [0.0, 1.0, 3.5, 0.5, 0.0, 0.0, 0.0, 0.0],
-])  # fmt: skip
-_PERSONA_GIVEN_AGE = np.array([
-    [0.20, 0.30, 0.05, 0.20, 0.15, 0.10], [0.20, 0.30, 0.05, 0.20, 0.15, 0.10],
-    [0.18, 0.20, 0.15, 0.25, 0.10, 0.12], [0.18, 0.20, 0.15, 0.25, 0.10, 0.12],
-    [0.15, 0.07, 0.38, 0.25, 0.05, 0.10], [0.15, 0.07, 0.38, 0.25, 0.05, 0.10],
-])  # fmt: skip
-_PERSONA_LIFT_BY_GOAL = np.array([
-    [1.0, 1.0, 1.5, 1.5, 1.0, 1.0], [1.0, 1.0, 1.0, 1.3, 1.0, 1.0],
-    [1.0, 1.3, 1.0, 1.0, 1.3, 1.0], [1.0, 1.0, 3.0, 1.0, 1.0, 1.0],
-    [1.0, 1.0, 1.0, 1.3, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
-])  # fmt: skip
+_PERSONA_THEMES = np.array(
+    [
+        [4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.5],
+        [0.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 4.0, 0.0, 2.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.8, 0.6, 0.0, 0.0, 3.5],
+        [0.0, 0.8, 0.0, 0.0, 3.5, 0.0, 2.0, 0.0],
+        [0.0, 1.0, 3.5, 0.5, 0.0, 0.0, 0.0, 0.0],
+    ]
+)
+_PERSONA_GIVEN_AGE = np.array(
+    [
+        [0.20, 0.30, 0.05, 0.20, 0.15, 0.10],
+        [0.20, 0.30, 0.05, 0.20, 0.15, 0.10],
+        [0.18, 0.20, 0.15, 0.25, 0.10, 0.12],
+        [0.18, 0.20, 0.15, 0.25, 0.10, 0.12],
+        [0.15, 0.07, 0.38, 0.25, 0.05, 0.10],
+        [0.15, 0.07, 0.38, 0.25, 0.05, 0.10],
+    ]
+)
+_PERSONA_LIFT_BY_GOAL = np.array(
+    [
+        [1.0, 1.0, 1.5, 1.5, 1.0, 1.0],
+        [1.0, 1.0, 1.0, 1.3, 1.0, 1.0],
+        [1.0, 1.3, 1.0, 1.0, 1.3, 1.0],
+        [1.0, 1.0, 3.0, 1.0, 1.0, 1.0],
+        [1.0, 1.0, 1.0, 1.3, 1.0, 1.0],
+        [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+    ]
+)
 # Appetite per asset class (equity, etf, bond, fund, crypto, savings) by risk profile.
-_CLASS_BY_RISK = np.array([
-    [0.30, 0.80, 3.00, 2.00, 0.15, 3.50],
-    [1.00, 2.00, 1.50, 2.50, 0.30, 1.00],
-    [2.50, 2.50, 0.50, 1.50, 0.80, 0.30],
-    [3.50, 2.00, 0.20, 0.80, 2.50, 0.15],
-])  # fmt: skip
+_CLASS_BY_RISK = np.array(
+    [
+        [0.30, 0.80, 3.00, 2.00, 0.15, 3.50],
+        [1.00, 2.00, 1.50, 2.50, 0.30, 1.00],
+        [2.50, 2.50, 0.50, 1.50, 0.80, 0.30],
+        [3.50, 2.00, 0.20, 0.80, 2.50, 0.15],
+    ]
+)
 
 
 def rng_for(seed: int, stream: int, *more: int) -> np.random.Generator:
@@ -148,9 +177,17 @@ def build_catalogue(n_items: int, seed: int, end: float) -> Catalogue:
     launch = launch[order]
     launch[0] = min(launch[0], float(midnight(np.array([end - 400 * DAY]))[0]))
     return Catalogue(
-        asset_class[order], theme[order], region[order], risk[order], fee[order], launch,
-        available[order], popularity[order], words[order], maturity[order],
-    )  # fmt: skip
+        asset_class[order],
+        theme[order],
+        region[order],
+        risk[order],
+        fee[order],
+        launch,
+        available[order],
+        popularity[order],
+        words[order],
+        maturity[order],
+    )
 
 
 @dataclass(frozen=True)
@@ -198,7 +235,14 @@ def build_customers(n_users: int, seed: int, end: float) -> Customers:
     created = created[order]
     created[0] = min(created[0], round(end - 400 * DAY))
     return Customers(
-        age[order], risk[order], region[order], np.stack([first, second], axis=1)[order],
-        consent[order], created, activity[order], themes[order].astype(np.float32),
-        classes[order].astype(np.float32), wealth[order],
-    )  # fmt: skip
+        age[order],
+        risk[order],
+        region[order],
+        np.stack([first, second], axis=1)[order],
+        consent[order],
+        created,
+        activity[order],
+        themes[order].astype(np.float32),
+        classes[order].astype(np.float32),
+        wealth[order],
+    )

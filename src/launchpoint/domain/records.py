@@ -25,9 +25,20 @@ RecordId = Annotated[
 ]
 
 KNOWN_EVENT_TYPES = (
-    "view", "click", "like", "save", "share", "purchase", "rate", "dismiss",
-    "thumbs_up", "thumbs_down", "dwell", "search", "tag",
-)  # fmt: skip
+    "view",
+    "click",
+    "like",
+    "save",
+    "share",
+    "purchase",
+    "rate",
+    "dismiss",
+    "thumbs_up",
+    "thumbs_down",
+    "dwell",
+    "search",
+    "tag",
+)
 
 
 def routable_user_id(value: str) -> str:

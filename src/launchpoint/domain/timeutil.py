@@ -6,7 +6,9 @@ import time
 from datetime import UTC, datetime
 
 
-def to_epoch(value: datetime | float | int | str | None, *, default_now: bool = True) -> float | None:
+def to_epoch(
+    value: datetime | float | int | str | None, *, default_now: bool = True
+) -> float | None:
     """Accept a datetime, an epoch number (seconds, or milliseconds when it is that large) or an
     ISO 8601 string; naive datetimes are taken as UTC."""
     if value is None or value == "":

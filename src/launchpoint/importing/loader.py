@@ -27,8 +27,12 @@ class ImportSummary:
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"loaded": dict(self.loaded), "duplicates": self.duplicates,
-                "skipped": self.skipped, "errors": self.errors}  # fmt: skip
+        return {
+            "loaded": dict(self.loaded),
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "errors": self.errors,
+        }
 
 
 def _where(row: ParsedRow) -> str:
@@ -50,9 +54,13 @@ def check_sources(sources: Sequence[ImportSource], progress: Progress | None = N
 
 
 def load_sources(
-    engine: WorkspaceEngine, sources: Iterable[ImportSource], *, strict: bool = False,
-    progress: Progress | None = None, batch_size: int = BATCH_SIZE,
-) -> ImportSummary:  # fmt: skip
+    engine: WorkspaceEngine,
+    sources: Iterable[ImportSource],
+    *,
+    strict: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportSummary:
     sources = list(sources)
     if strict:
         check_sources(sources)

@@ -8,8 +8,8 @@ instead of a failed batch. Files are streamed line by line, so memory does not g
 from __future__ import annotations
 
 import codecs
-import hashlib
 import csv
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -422,7 +422,8 @@ def open_table(
         if field not in plan.constants and plan.sources[field] not in header:
             hint = ", or a constant, e.g. mapping={'type': '=view'}" if field == "type" else ""
             raise InvalidInput(
-                f"{path}: {kind} need the field {field!r}: add a column of that name, or map one with "
+                f"{path}: {kind} need the field {field!r}: add a column of that name, "
+                "or map one with "
                 f"mapping={{{field!r}: 'column name'}}{hint}. The file's columns are: "
                 f"{', '.join(header)}"
             )

@@ -46,7 +46,9 @@ def _top(
     return candidates[order]
 
 
-def _candidates(state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+def _candidates(
+    state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.intp]:
     """Items the user may be shown: available, not consumed, and no sensitive topic the user
     has not consented to."""
     mask = pool & state.available & state.allowed_for(user)
@@ -100,10 +102,14 @@ def _affinity_reason(state: WorkspaceState, item: int, affinity: FloatArray) -> 
 
 
 def _card(state: WorkspaceState, item: int, score: float, reason: str, signal: str) -> Card:
-    return Card(state.item_ids[item], state.item_rows[item]["title"], round(score, 6), reason, signal)
+    return Card(
+        state.item_ids[item], state.item_rows[item]["title"], round(score, 6), reason, signal
+    )
 
 
-def build_ribbons(state: WorkspaceState, request: RibbonRequest, surface: SurfaceSpec) -> RibbonPage:
+def build_ribbons(
+    state: WorkspaceState, request: RibbonRequest, surface: SurfaceSpec
+) -> RibbonPage:
     user = state.user_index.get(request.user_id)
     if user is None:
         raise NotFound(f"user {request.user_id!r} does not exist in this workspace")

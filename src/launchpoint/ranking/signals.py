@@ -27,9 +27,11 @@ CONSUMED_TYPES = frozenset({"purchase", "rate", "dismiss", "thumbs_down"})
 
 
 def event_weights(
-    types: tuple[str, ...], type_code: npt.NDArray[np.int16], value: npt.NDArray[np.float64],
+    types: tuple[str, ...],
+    type_code: npt.NDArray[np.int16],
+    value: npt.NDArray[np.float64],
     weights: dict[str, float] | None = None,
-) -> npt.NDArray[np.float64]:  # fmt: skip
+) -> npt.NDArray[np.float64]:
     """The weight of every event; unknown custom types weigh 1 like a view."""
     table = weights or DEFAULT_EVENT_WEIGHTS
     per_type = np.array([table.get(kind, 1.0) for kind in types] or [0.0], dtype=np.float64)

@@ -166,14 +166,25 @@ def build_state(
     popularity = np.asarray(positive.sum(axis=0)).ravel()
 
     state = WorkspaceState(
-        version=version, built_at=time.time(), now=now, user_ids=user_ids,
-        user_index=user_index, user_rows=user_rows, item_ids=item_ids, item_index=item_index,
-        item_rows=item_rows, available=available, personalised=personalised,
+        version=version,
+        built_at=time.time(),
+        now=now,
+        user_ids=user_ids,
+        user_index=user_index,
+        user_rows=user_rows,
+        item_ids=item_ids,
+        item_index=item_index,
+        item_rows=item_rows,
+        available=available,
+        personalised=personalised,
         consents=[dict(u.get("consents") or {}) for u in user_records],
-        sensitive_items=_sensitive_items(item_rows), categories=categories,
-        item_categories=item_categories, interactions=interactions, consumed=consumed,
+        sensitive_items=_sensitive_items(item_rows),
+        categories=categories,
+        item_categories=item_categories,
+        interactions=interactions,
+        consumed=consumed,
         popularity=popularity,
-    )  # fmt: skip
+    )
     state.segments = _segments(state, specs, events, positive)
     return state
 
@@ -187,15 +198,19 @@ def _sensitive_items(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.ND
 
 
 def _event_columns(
-    chunks: Iterable[Sequence[tuple[Any, ...]]], user_index: dict[str, int],
+    chunks: Iterable[Sequence[tuple[Any, ...]]],
+    user_index: dict[str, int],
     item_index: dict[str, int],
-) -> EventColumns:  # fmt: skip
+) -> EventColumns:
     types: dict[str, int] = {}
     parts: list[tuple[Any, ...]] = []
     for chunk in chunks:
         u = np.fromiter((user_index.get(r[0], -1) for r in chunk), np.int32, len(chunk))
-        i = np.fromiter((item_index.get(r[1], -1) if r[1] is not None else -1 for r in chunk),
-                        np.int32, len(chunk))  # fmt: skip
+        i = np.fromiter(
+            (item_index.get(r[1], -1) if r[1] is not None else -1 for r in chunk),
+            np.int32,
+            len(chunk),
+        )
         k = np.fromiter((types.setdefault(r[2], len(types)) for r in chunk), np.int16, len(chunk))
         v = np.fromiter((np.nan if r[3] is None else r[3] for r in chunk), np.float64, len(chunk))
         ts = np.fromiter((r[4] for r in chunk), np.float64, len(chunk))
@@ -203,16 +218,19 @@ def _event_columns(
         parts.append((u[keep], i[keep], k[keep], v[keep], ts[keep]))
     if not parts:
         empty = np.zeros(0)
-        return EventColumns(empty.astype(np.int32), empty.astype(np.int32),
-                            empty.astype(np.int16), empty, empty, ())  # fmt: skip
+        return EventColumns(
+            empty.astype(np.int32), empty.astype(np.int32), empty.astype(np.int16), empty, empty, ()
+        )
     cols = [np.concatenate([p[n] for p in parts]) for n in range(5)]
     return EventColumns(cols[0], cols[1], cols[2], cols[3], cols[4], tuple(types))
 
 
 def _segments(
-    state: WorkspaceState, specs: Sequence[SegmentSpec], events: EventColumns,
+    state: WorkspaceState,
+    specs: Sequence[SegmentSpec],
+    events: EventColumns,
     positive: sparse.csr_matrix,
-) -> list[SegmentState]:  # fmt: skip
+) -> list[SegmentState]:
     compiled = [
         (spec, compile_rule(spec.users, "users"), compile_rule(spec.items, "items"))
         for spec in specs

@@ -98,7 +98,9 @@ class Not:
     pos: Pos
 
 
-Node = Literal | Duration | Field | Call | Compare | In | Between | IsNull | Contains | And | Or | Not
+Node = (
+    Literal | Duration | Field | Call | Compare | In | Between | IsNull | Contains | And | Or | Not
+)
 
 
 def walk(node: Node) -> list[Node]:

@@ -85,11 +85,17 @@ class _Checker:
             if head in EVENT_FIELDS and len(node.path) == 1:
                 return
             if head == "item" and len(node.path) > 1:
-                self._known(node.pos, node.path[1], ITEM_BUILTINS, self.schema.item_fields,
-                            "item field")  # fmt: skip
+                self._known(
+                    node.pos, node.path[1], ITEM_BUILTINS, self.schema.item_fields, "item field"
+                )
             else:
-                self._known(node.pos, head, ITEM_BUILTINS | EVENT_FIELDS, self.schema.item_fields,
-                            "event or item field")  # fmt: skip
+                self._known(
+                    node.pos,
+                    head,
+                    ITEM_BUILTINS | EVENT_FIELDS,
+                    self.schema.item_fields,
+                    "event or item field",
+                )
             return
         if head in {"event", "item"} and self.kind == "users":
             self.fail(node.pos, f"{node.dotted!r} only means something inside count(...)")
@@ -100,9 +106,13 @@ class _Checker:
             self._known(node.pos, head, ITEM_BUILTINS, self.schema.item_fields, "item field")
 
     def _known(
-        self, pos: ast.Pos, name: str, builtins: frozenset[str],
-        observed: Collection[str] | None, what: str,
-    ) -> None:  # fmt: skip
+        self,
+        pos: ast.Pos,
+        name: str,
+        builtins: frozenset[str],
+        observed: Collection[str] | None,
+        what: str,
+    ) -> None:
         if name in builtins or observed is None or name in observed:
             return
         choices = sorted(set(builtins) | set(observed))
@@ -218,7 +228,9 @@ class _Compiler:
                 lf = self.compile(left, scope)
                 ofs = [self.compile(o, scope) for o in options]
                 if negated:
-                    return lambda row: (v := lf(row)) is not None and not _in(v, [f(row) for f in ofs])
+                    return lambda row: (
+                        (v := lf(row)) is not None and not _in(v, [f(row) for f in ofs])
+                    )
                 return lambda row: _in(lf(row), [f(row) for f in ofs])
             case ast.Between(value=value, low=low, high=high):
                 vf, lo, hi = (self.compile(n, scope) for n in (value, low, high))
@@ -244,8 +256,10 @@ class _Compiler:
 
     def check_operands(self, node: ast.Compare, left: ast.Node, right: ast.Node) -> None:
         for a, b in ((left, right), (right, left)):
-            if isinstance(a, ast.Call) and isinstance(b, ast.Literal) and (
-                isinstance(b.value, bool) or not isinstance(b.value, int | float)
+            if (
+                isinstance(a, ast.Call)
+                and isinstance(b, ast.Literal)
+                and (isinstance(b.value, bool) or not isinstance(b.value, int | float))
             ):
                 self.checker.fail(
                     b.pos,
@@ -256,7 +270,11 @@ class _Compiler:
         checker = self.checker
         if node.name not in FUNCTIONS:
             close = difflib.get_close_matches(node.name, FUNCTIONS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f"; available: {', '.join(FUNCTIONS)}"
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f"; available: {', '.join(FUNCTIONS)}"
+            )
             checker.fail(node.pos, f"unknown function {node.name!r}{hint}")
             return lambda row: None
         if checker.kind != "users":
@@ -268,19 +286,27 @@ class _Compiler:
         window: float | None = None
         conditions: list[ast.Node] = []
         for arg in node.args:
-            if isinstance(arg, ast.Compare) and isinstance(arg.left, ast.Field) and arg.left.path == ("within",):
+            if (
+                isinstance(arg, ast.Compare)
+                and isinstance(arg.left, ast.Field)
+                and arg.left.path == ("within",)
+            ):
                 window = self._window(arg)
             else:
                 conditions.append(arg)
         condition: Evaluator | None = None
         if conditions:
-            combined = conditions[0] if len(conditions) == 1 else ast.And(tuple(conditions), node.pos)
+            combined = (
+                conditions[0] if len(conditions) == 1 else ast.And(tuple(conditions), node.pos)
+            )
             condition = self.compile(combined, "event")
         key = "@" + _canonical(node)
         if key not in checker.aggregates and len(checker.aggregates) >= MAX_AGGREGATES:
             checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different count(...)")
         uses_value = any(
-            isinstance(n, ast.Field) and n.path == ("value",) for c in conditions for n in ast.walk(c)
+            isinstance(n, ast.Field) and n.path == ("value",)
+            for c in conditions
+            for n in ast.walk(c)
         )
         checker.aggregates.setdefault(key, Aggregate(key, condition, window, uses_value))
         return lambda row: row.get(key, 0)
@@ -322,9 +348,10 @@ def _strip(node: Any) -> Any:
     if isinstance(node, tuple):
         return tuple(_strip(n) for n in node)
     if hasattr(node, "__dataclass_fields__"):
-        return (type(node).__name__, *(
-            _strip(getattr(node, f)) for f in node.__dataclass_fields__ if f != "pos"
-        ))  # fmt: skip
+        return (
+            type(node).__name__,
+            *(_strip(getattr(node, f)) for f in node.__dataclass_fields__ if f != "pos"),
+        )
     return node
 
 
@@ -336,6 +363,9 @@ def compile_rule(text: str, kind: RuleKind, schema: RuleSchema | None = None) ->
     if checker.errors:
         first = checker.errors[0]
         more = f" (and {len(checker.errors) - 1} more)" if len(checker.errors) > 1 else ""
-        raise RuleError(f"{kind} rule, line {first.extra['line']} column "
-                        f"{first.extra['column']}: {first.message}{more}", checker.errors)  # fmt: skip
+        raise RuleError(
+            f"{kind} rule, line {first.extra['line']} column "
+            f"{first.extra['column']}: {first.message}{more}",
+            checker.errors,
+        )
     return CompiledRule(kind, text, node, evaluate, tuple(checker.aggregates.values()))

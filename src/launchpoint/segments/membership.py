@@ -65,9 +65,11 @@ _NO_ITEM: dict[str, Any] = {}
 
 
 def event_condition_mask(
-    aggregate: Aggregate, events: EventColumns, items: Sequence[Mapping[str, Any]],
+    aggregate: Aggregate,
+    events: EventColumns,
+    items: Sequence[Mapping[str, Any]],
     item_ids: Sequence[str],
-) -> BoolArray:  # fmt: skip
+) -> BoolArray:
     """Which events satisfy the aggregate's condition. The condition is a Python closure, so it
     runs once per distinct (type, item[, value]) rather than once per event."""
     n = len(events)
@@ -103,9 +105,13 @@ def event_condition_mask(
 
 
 def aggregate_values(
-    aggregates: Sequence[Aggregate], events: EventColumns, items: Sequence[Mapping[str, Any]],
-    item_ids: Sequence[str], n_users: int, now: float,
-) -> dict[str, FloatArray]:  # fmt: skip
+    aggregates: Sequence[Aggregate],
+    events: EventColumns,
+    items: Sequence[Mapping[str, Any]],
+    item_ids: Sequence[str],
+    n_users: int,
+    now: float,
+) -> dict[str, FloatArray]:
     """Per-user value of every aggregate, keyed by ``Aggregate.key``."""
     out: dict[str, FloatArray] = {}
     for aggregate in aggregates:

@@ -167,9 +167,14 @@ def _syntax_error(rule_name: str, text: str, exc: UnexpectedInput) -> RuleError:
     message = f"{rule_name} rule, line {line} column {column}: {what}{hint}"
     return RuleError(
         message,
-        [ErrorDetail(f"{rule_name}:{line}:{column}", f"{what}{hint}",
-                     {"rule": rule_name, "line": line, "column": column})],
-    )  # fmt: skip
+        [
+            ErrorDetail(
+                f"{rule_name}:{line}:{column}",
+                f"{what}{hint}",
+                {"rule": rule_name, "line": line, "column": column},
+            )
+        ],
+    )
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -17,9 +17,17 @@ from launchpoint.storage.database import Database, dumps_json
 T = TypeVar("T")
 EVENT_CHUNK = 5000
 _EVENT_COLUMNS = (
-    "workspace_id", "message_id", "user_id", "item_id", "type", "value", "ts", "context",
-    "properties", "received_at",
-)  # fmt: skip
+    "workspace_id",
+    "message_id",
+    "user_id",
+    "item_id",
+    "type",
+    "value",
+    "ts",
+    "context",
+    "properties",
+    "received_at",
+)
 
 
 class WorkspaceStore:
@@ -44,9 +52,11 @@ class WorkspaceStore:
         """Create the workspace row if it is missing."""
         with self.db.write() as conn:
             stmt = self._insert(t.workspaces).values(
-                id=self.workspace_id, name=name or self.workspace_id,
-                created_at=time.time(), data_version=0,
-            )  # fmt: skip
+                id=self.workspace_id,
+                name=name or self.workspace_id,
+                created_at=time.time(),
+                data_version=0,
+            )
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
     def data_version(self) -> int:
@@ -61,12 +71,20 @@ class WorkspaceStore:
         rows = {r.id: r for r in records}  # the last version of a repeated id wins
         now = time.time()
         values = [
-            {"workspace_id": self.workspace_id, "id": r.id, "title": r.title, "text": r.text,
-             "categories": r.categories, "attributes": r.attributes, "available": r.available,
-             "created_at": r.created_at if r.created_at is not None else now,
-             "sensitive": r.sensitive, "_dated": r.created_at is not None}
+            {
+                "workspace_id": self.workspace_id,
+                "id": r.id,
+                "title": r.title,
+                "text": r.text,
+                "categories": r.categories,
+                "attributes": r.attributes,
+                "available": r.available,
+                "created_at": r.created_at if r.created_at is not None else now,
+                "sensitive": r.sensitive,
+                "_dated": r.created_at is not None,
+            }
             for r in rows.values()
-        ]  # fmt: skip
+        ]
         columns = ("title", "text", "categories", "attributes", "available", "sensitive")
         return self._upsert(t.items, values, columns)
 
@@ -74,12 +92,17 @@ class WorkspaceStore:
         rows = {r.id: r for r in records}
         now = time.time()
         values = [
-            {"workspace_id": self.workspace_id, "id": r.id, "attributes": r.attributes,
-             "consents": r.consents, "personalisation": r.personalisation,
-             "created_at": r.created_at if r.created_at is not None else now,
-             "_dated": r.created_at is not None}
+            {
+                "workspace_id": self.workspace_id,
+                "id": r.id,
+                "attributes": r.attributes,
+                "consents": r.consents,
+                "personalisation": r.personalisation,
+                "created_at": r.created_at if r.created_at is not None else now,
+                "_dated": r.created_at is not None,
+            }
             for r in rows.values()
-        ]  # fmt: skip
+        ]
         return self._upsert(t.users, values, ("attributes", "consents", "personalisation"))
 
     def _upsert(self, table: Any, values: list[dict[str, Any]], columns: tuple[str, ...]) -> int:
@@ -89,8 +112,11 @@ class WorkspaceStore:
             return 0
         with self.db.write() as conn:
             for dated in (True, False):
-                group = [{k: v for k, v in row.items() if k != "_dated"}
-                         for row in values if row["_dated"] is dated]  # fmt: skip
+                group = [
+                    {k: v for k, v in row.items() if k != "_dated"}
+                    for row in values
+                    if row["_dated"] is dated
+                ]
                 if not group:
                     continue
                 stmt = self._insert(table)
@@ -110,10 +136,16 @@ class WorkspaceStore:
             return
         now = time.time()
         values = [
-            {"workspace_id": self.workspace_id, "id": uid, "attributes": {}, "consents": {},
-             "personalisation": True, "created_at": now}
+            {
+                "workspace_id": self.workspace_id,
+                "id": uid,
+                "attributes": {},
+                "consents": {},
+                "personalisation": True,
+                "created_at": now,
+            }
             for uid in ids
-        ]  # fmt: skip
+        ]
         stmt = self._insert(t.users).on_conflict_do_nothing(index_elements=["workspace_id", "id"])
         with self.db.write() as conn:
             conn.execute(stmt, values)
@@ -127,10 +159,17 @@ class WorkspaceStore:
             mid = r.resolved_message_id()
             if mid not in unique:
                 unique[mid] = (
-                    self.workspace_id, mid, r.user_id, r.item_id, r.type, r.value,
+                    self.workspace_id,
+                    mid,
+                    r.user_id,
+                    r.item_id,
+                    r.type,
+                    r.value,
                     r.timestamp if r.timestamp is not None else now,
-                    dumps_json(r.context), dumps_json(r.properties), now,
-                )  # fmt: skip
+                    dumps_json(r.context),
+                    dumps_json(r.properties),
+                    now,
+                )
         if not unique:
             return 0, len(records)
         rows = list(unique.values())
@@ -172,37 +211,47 @@ class WorkspaceStore:
 
     def get_item(self, item_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
-            row = conn.execute(
-                select(t.items).where(
-                    t.items.c.workspace_id == self.workspace_id, t.items.c.id == item_id
+            row = (
+                conn.execute(
+                    select(t.items).where(
+                        t.items.c.workspace_id == self.workspace_id, t.items.c.id == item_id
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def get_user(self, user_id: str) -> dict[str, Any] | None:
         with self.db.read() as conn:
-            row = conn.execute(
-                select(t.users).where(
-                    t.users.c.workspace_id == self.workspace_id, t.users.c.id == user_id
+            row = (
+                conn.execute(
+                    select(t.users).where(
+                        t.users.c.workspace_id == self.workspace_id, t.users.c.id == user_id
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def iter_items(self) -> Iterator[dict[str, Any]]:
         with self.db.read() as conn:
             result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
-                select(t.items).where(t.items.c.workspace_id == self.workspace_id)
+                select(t.items)
+                .where(t.items.c.workspace_id == self.workspace_id)
                 .order_by(t.items.c.id)
-            )  # fmt: skip
+            )
             for row in result.mappings():
                 yield dict(row)
 
     def iter_users(self) -> Iterator[dict[str, Any]]:
         with self.db.read() as conn:
             result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
-                select(t.users).where(t.users.c.workspace_id == self.workspace_id)
+                select(t.users)
+                .where(t.users.c.workspace_id == self.workspace_id)
                 .order_by(t.users.c.id)
-            )  # fmt: skip
+            )
             for row in result.mappings():
                 yield dict(row)
 
@@ -212,27 +261,34 @@ class WorkspaceStore:
         with self.db.read() as conn:
             result = conn.execution_options(yield_per=50_000).execute(
                 select(c.user_id, c.item_id, c.type, c.value, c.ts)
-                .where(c.workspace_id == self.workspace_id).order_by(c.ts)
-            )  # fmt: skip
+                .where(c.workspace_id == self.workspace_id)
+                .order_by(c.ts)
+            )
             for part in result.partitions():
                 yield [tuple(row) for row in part]
 
     def stats(self) -> dict[str, Any]:
         ws = self.workspace_id
         with self.db.read() as conn:
+
             def count(table: Any) -> int:
-                return int(conn.execute(
-                    select(func.count()).select_from(table).where(table.c.workspace_id == ws)
-                ).scalar_one())  # fmt: skip
+                return int(
+                    conn.execute(
+                        select(func.count()).select_from(table).where(table.c.workspace_id == ws)
+                    ).scalar_one()
+                )
 
             by_type = conn.execute(
-                select(t.events.c.type, func.count()).where(t.events.c.workspace_id == ws)
-                .group_by(t.events.c.type).order_by(t.events.c.type)
-            ).all()  # fmt: skip
-            span = conn.execute(
-                select(func.min(t.events.c.ts), func.max(t.events.c.ts))
+                select(t.events.c.type, func.count())
                 .where(t.events.c.workspace_id == ws)
-            ).one()  # fmt: skip
+                .group_by(t.events.c.type)
+                .order_by(t.events.c.type)
+            ).all()
+            span = conn.execute(
+                select(func.min(t.events.c.ts), func.max(t.events.c.ts)).where(
+                    t.events.c.workspace_id == ws
+                )
+            ).one()
             return {
                 "items": count(t.items),
                 "users": count(t.users),
@@ -249,9 +305,10 @@ class WorkspaceStore:
         c = t.segments.c
         with self.db.read() as conn:
             rows = conn.execute(
-                select(c.definition, c.version).where(c.workspace_id == self.workspace_id)
+                select(c.definition, c.version)
+                .where(c.workspace_id == self.workspace_id)
                 .order_by(c.priority, c.id)
-            ).all()  # fmt: skip
+            ).all()
         return [(SegmentSpec.model_validate(row[0]), int(row[1])) for row in rows]
 
     def save_segments(self, specs: Sequence[SegmentSpec], actor: str = "") -> list[str]:
@@ -280,28 +337,47 @@ class WorkspaceStore:
                     continue
                 version = old[1] + 1 if old else 1
                 stmt = self._insert(t.segments).values(
-                    workspace_id=self.workspace_id, id=spec.id, priority=spec.priority,
-                    status=spec.status, version=version, definition=definition, updated_at=now,
-                )  # fmt: skip
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["workspace_id", "id"],
-                    set_={k: stmt.excluded[k] for k in
-                          ("priority", "status", "version", "definition", "updated_at")},
-                ))  # fmt: skip
-                conn.execute(self._insert(t.segment_versions).values(
-                    workspace_id=self.workspace_id, segment_id=spec.id, version=version,
-                    definition=definition, created_at=now, actor=actor,
-                ))  # fmt: skip
+                    workspace_id=self.workspace_id,
+                    id=spec.id,
+                    priority=spec.priority,
+                    status=spec.status,
+                    version=version,
+                    definition=definition,
+                    updated_at=now,
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["workspace_id", "id"],
+                        set_={
+                            k: stmt.excluded[k]
+                            for k in ("priority", "status", "version", "definition", "updated_at")
+                        },
+                    )
+                )
+                conn.execute(
+                    self._insert(t.segment_versions).values(
+                        workspace_id=self.workspace_id,
+                        segment_id=spec.id,
+                        version=version,
+                        definition=definition,
+                        created_at=now,
+                        actor=actor,
+                    )
+                )
                 changed.append(spec.id)
             for surface_id, surface in surfaces.items():
                 stmt = self._insert(t.surfaces).values(
-                    workspace_id=self.workspace_id, id=surface_id,
-                    definition=surface.model_dump(), updated_at=now,
-                )  # fmt: skip
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=["workspace_id", "id"],
-                    set_={"definition": stmt.excluded.definition, "updated_at": now},
-                ))  # fmt: skip
+                    workspace_id=self.workspace_id,
+                    id=surface_id,
+                    definition=surface.model_dump(),
+                    updated_at=now,
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["workspace_id", "id"],
+                        set_={"definition": stmt.excluded.definition, "updated_at": now},
+                    )
+                )
             if changed or surfaces:
                 self._bump(conn)
         return changed
@@ -309,11 +385,15 @@ class WorkspaceStore:
     def segment_history(self, segment_id: str) -> list[dict[str, Any]]:
         c = t.segment_versions.c
         with self.db.read() as conn:
-            rows = conn.execute(
-                select(c.version, c.definition, c.created_at, c.actor)
-                .where(c.workspace_id == self.workspace_id, c.segment_id == segment_id)
-                .order_by(c.version)
-            ).mappings().all()  # fmt: skip
+            rows = (
+                conn.execute(
+                    select(c.version, c.definition, c.created_at, c.actor)
+                    .where(c.workspace_id == self.workspace_id, c.segment_id == segment_id)
+                    .order_by(c.version)
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def list_surfaces(self) -> dict[str, SurfaceSpec]:

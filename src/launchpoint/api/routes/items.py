@@ -16,8 +16,9 @@ def put_item(item: ItemIn, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_items([item]).as_dict())
 
 
-@router.post("/batch", response_model=IngestPublic, status_code=201,
-             summary="Create or replace many items")  # fmt: skip
+@router.post(
+    "/batch", response_model=IngestPublic, status_code=201, summary="Create or replace many items"
+)
 def put_items(batch: ItemBatch, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_items(batch.items).as_dict())
 

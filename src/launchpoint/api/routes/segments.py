@@ -22,8 +22,11 @@ def list_segments(ws: Workspace) -> dict[str, Any]:
     return {"segments": [_public(spec, v) for spec, v in ws.segments()]}
 
 
-@router.get("/segments/report", response_model=list[QualificationPublic],
-            summary="Qualification report: members and items against thresholds, Y/N with why")  # fmt: skip
+@router.get(
+    "/segments/report",
+    response_model=list[QualificationPublic],
+    summary="Qualification report: members and items against thresholds, Y/N with why",
+)
 def segments_report(ws: Workspace) -> list[QualificationPublic]:
     return [QualificationPublic.of(row) for row in ws.report()]
 
@@ -52,11 +55,17 @@ def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
     return {**_public(spec, version), "history": history}
 
 
-@router.post("/apply", response_model=ApplyPublic,
-             summary="Apply segments and surfaces (the body of a `launchpoint apply` file)")  # fmt: skip
+@router.post(
+    "/apply",
+    response_model=ApplyPublic,
+    summary="Apply segments and surfaces (the body of a `launchpoint apply` file)",
+)
 def apply_config(ws: Workspace, config: WorkspaceConfig = Body(...)) -> ApplyPublic:
     result = ws.apply(config, actor="api")
     return ApplyPublic(
-        created=result.created, updated=result.updated, unchanged=result.unchanged,
-        surfaces=result.surfaces, report=[QualificationPublic.of(r) for r in result.report],
-    )  # fmt: skip
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        surfaces=result.surfaces,
+        report=[QualificationPublic.of(r) for r in result.report],
+    )

@@ -17,14 +17,18 @@ def put_user(user: UserIn, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_users([user]).as_dict())
 
 
-@router.post("/batch", response_model=IngestPublic, status_code=201,
-             summary="Create or replace many users")  # fmt: skip
+@router.post(
+    "/batch", response_model=IngestPublic, status_code=201, summary="Create or replace many users"
+)
 def put_users(batch: UserBatch, ws: Workspace) -> IngestPublic:
     return IngestPublic(**ws.add_users(batch.users).as_dict())
 
 
-@router.get("/{user_id:path}/ribbons", response_model=RibbonPagePublic,
-            summary="The ribbons and cards this user should see, and why")  # fmt: skip
+@router.get(
+    "/{user_id:path}/ribbons",
+    response_model=RibbonPagePublic,
+    summary="The ribbons and cards this user should see, and why",
+)
 def get_ribbons(
     user_id: str,
     ws: Workspace,
