@@ -84,30 +84,12 @@ class RibbonPagePublic(BaseModel):
         )
 
 
-class QualificationPublic(BaseModel):
-    segment_id: str
-    name: str
-    priority: int
-    status: str
-    members: int
-    items: int
-    min_users: int
-    min_items: int
-    users_test: str
-    items_test: str
-    qualifies: bool
-
-    @classmethod
-    def of(cls, row: QualificationRow) -> QualificationPublic:
-        return cls(**row.as_dict())
-
-
 class ApplyPublic(BaseModel):
     created: list[str]
     updated: list[str]
     unchanged: list[str]
     surfaces: list[str]
-    report: list[QualificationPublic]
+    report: list[QualificationRow]
 
 
 def public_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -209,51 +209,31 @@ class WorkspaceStore:
         )
         return int(result.rowcount)
 
-    def get_item(self, item_id: str) -> dict[str, Any] | None:
+    def _get(self, table: Any, record_id: str) -> dict[str, Any] | None:
+        query = select(table).where(
+            table.c.workspace_id == self.workspace_id, table.c.id == record_id
+        )
         with self.db.read() as conn:
-            row = (
-                conn.execute(
-                    select(t.items).where(
-                        t.items.c.workspace_id == self.workspace_id, t.items.c.id == item_id
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(query).mappings().first()
         return dict(row) if row else None
+
+    def _iter(self, table: Any) -> Iterator[dict[str, Any]]:
+        query = select(table).where(table.c.workspace_id == self.workspace_id).order_by(table.c.id)
+        with self.db.read() as conn:
+            for row in conn.execution_options(yield_per=EVENT_CHUNK).execute(query).mappings():
+                yield dict(row)
+
+    def get_item(self, item_id: str) -> dict[str, Any] | None:
+        return self._get(t.items, item_id)
 
     def get_user(self, user_id: str) -> dict[str, Any] | None:
-        with self.db.read() as conn:
-            row = (
-                conn.execute(
-                    select(t.users).where(
-                        t.users.c.workspace_id == self.workspace_id, t.users.c.id == user_id
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        return dict(row) if row else None
+        return self._get(t.users, user_id)
 
     def iter_items(self) -> Iterator[dict[str, Any]]:
-        with self.db.read() as conn:
-            result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
-                select(t.items)
-                .where(t.items.c.workspace_id == self.workspace_id)
-                .order_by(t.items.c.id)
-            )
-            for row in result.mappings():
-                yield dict(row)
+        return self._iter(t.items)
 
     def iter_users(self) -> Iterator[dict[str, Any]]:
-        with self.db.read() as conn:
-            result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
-                select(t.users)
-                .where(t.users.c.workspace_id == self.workspace_id)
-                .order_by(t.users.c.id)
-            )
-            for row in result.mappings():
-                yield dict(row)
+        return self._iter(t.users)
 
     def iter_event_tuples(self) -> Iterator[Sequence[tuple[Any, ...]]]:
         """(user_id, item_id, type, value, ts) in chunks, oldest first."""

@@ -5,10 +5,11 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from launchpoint.api.deps import Workspace
-from launchpoint.api.schemas import ApplyPublic, QualificationPublic
+from launchpoint.api.schemas import ApplyPublic
 from launchpoint.domain.segments import SegmentSpec, WorkspaceConfig
 from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import InvalidInput
+from launchpoint.segments.qualification import QualificationRow
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -24,11 +25,11 @@ def list_segments(ws: Workspace) -> dict[str, Any]:
 
 @router.get(
     "/segments/report",
-    response_model=list[QualificationPublic],
+    response_model=list[QualificationRow],
     summary="Qualification report: members and items against thresholds, Y/N with why",
 )
-def segments_report(ws: Workspace) -> list[QualificationPublic]:
-    return [QualificationPublic.of(row) for row in ws.report()]
+def segments_report(ws: Workspace) -> list[QualificationRow]:
+    return ws.report()
 
 
 @router.post("/segments", status_code=201, summary="Create or update a segment")
@@ -67,5 +68,5 @@ def apply_config(ws: Workspace, config: WorkspaceConfig = Body(...)) -> ApplyPub
         updated=result.updated,
         unchanged=result.unchanged,
         surfaces=result.surfaces,
-        report=[QualificationPublic.of(r) for r in result.report],
+        report=result.report,
     )
