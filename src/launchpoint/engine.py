@@ -49,7 +49,12 @@ class WorkspaceEngine:
         self.store = store
         self.settings = settings
         self._state: WorkspaceState | None = None
+        self._surfaces: dict[str, SurfaceSpec] = {}
         self._lock = threading.Lock()
+        # Writes through this engine mark the state stale at once; writes by other processes
+        # are seen when data_version is next read, at most version_check_seconds later.
+        self._stale = True
+        self._checked_at = 0.0
 
     @property
     def workspace_id(self) -> str:
@@ -57,13 +62,15 @@ class WorkspaceEngine:
 
     # -- data in -------------------------------------------------------------------------
     def add_items(self, records: Sequence[ItemIn]) -> IngestResult:
+        self._stale = True
         return IngestResult(len(records), self.store.upsert_items(records))
 
     def add_users(self, records: Sequence[UserIn]) -> IngestResult:
+        self._stale = True
         return IngestResult(len(records), self.store.upsert_users(records))
 
     def add_events(self, records: Sequence[EventIn]) -> IngestResult:
-        self.store.ensure_users([r.user_id for r in records])
+        self._stale = True
         stored, duplicates = self.store.insert_events(records)
         return IngestResult(len(records), stored, duplicates)
 
@@ -86,15 +93,24 @@ class WorkspaceEngine:
     def state(self, *, now: float | None = None) -> WorkspaceState:
         """The serving state, rebuilt when data changed or it grew older than the refresh
         interval; ``now`` pins the clock (tests, historical data)."""
-        version = self.store.data_version()
         current = self._state
-        if current is not None and self._fresh(current, version, now):
+        recently_checked = time.monotonic() - self._checked_at < self.settings.version_check_seconds
+        if (
+            current is not None
+            and not self._stale
+            and recently_checked
+            and self._fresh(current, now)
+        ):
             return current
         with self._lock:
+            self._stale = False
+            version = self.store.data_version()
+            self._checked_at = time.monotonic()
             current = self._state
-            if current is not None and self._fresh(current, version, now):
+            if current is not None and current.version == version and self._fresh(current, now):
                 return current
             specs = [spec for spec, _ in self.store.list_segments()]
+            self._surfaces = self.store.list_surfaces()
             current = build_state(
                 version,
                 self.store.iter_users(),
@@ -106,9 +122,7 @@ class WorkspaceEngine:
             self._state = current
             return current
 
-    def _fresh(self, state: WorkspaceState, version: int, now: float | None) -> bool:
-        if state.version != version:
-            return False
+    def _fresh(self, state: WorkspaceState, now: float | None) -> bool:
         if now is not None:
             return state.now == now
         return time.time() - state.built_at < self.settings.refresh_seconds
@@ -153,6 +167,7 @@ class WorkspaceEngine:
         """Validate everything, then store it; nothing is written if anything is invalid."""
         self.validate_segments(config.segments)
         before = {spec.id for spec, _ in self.store.list_segments()}
+        self._stale = True
         changed = set(self.store.save_config(config.segments, config.surfaces, actor=actor))
         ids = [s.id for s in config.segments]
         return ApplyResult(
@@ -165,6 +180,7 @@ class WorkspaceEngine:
 
     def put_segment(self, spec: SegmentSpec, actor: str = "") -> int:
         self.validate_segments([spec])
+        self._stale = True
         self.store.save_segments([spec], actor=actor)
         return self.segment(spec.id)[1]
 
@@ -173,10 +189,16 @@ class WorkspaceEngine:
 
     # -- surfaces and ribbons ------------------------------------------------------------
     def surfaces(self) -> dict[str, SurfaceSpec]:
-        return self.store.list_surfaces()
+        self.state()
+        return dict(self._surfaces)
+
+    def put_surface(self, surface_id: str, spec: SurfaceSpec) -> None:
+        self._stale = True
+        self.store.save_surfaces({surface_id: spec})
 
     def surface(self, surface_id: str) -> SurfaceSpec:
-        surfaces = self.store.list_surfaces()
+        self.state()  # loads the surfaces with the rest of the state, at most once per version
+        surfaces = self._surfaces
         if surface_id in surfaces:
             return surfaces[surface_id]
         if surface_id == "home":

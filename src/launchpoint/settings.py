@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(
         300.0, gt=0, description="Rebuild serving state at least this often, so windows slide."
     )
+    version_check_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How often a server re-reads the workspace's data version to see writes "
+        "made by other processes; its own writes are seen at once.",
+    )
     max_body_bytes: int = Field(
         10_000_000, gt=0, description="Largest request body the API accepts."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, SurfaceSpec, UserIn, WorkspaceConfig
-from launchpoint.engine import WorkspaceEngine
+from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.errors import NotFound
 from launchpoint.ranking.ribbons import RibbonRequest
 
@@ -228,3 +228,31 @@ def test_scores_stay_within_zero_and_one(shop: WorkspaceEngine) -> None:
     for user in ("u0", "u1", "u3"):
         for ribbon in shop.ribbons(RibbonRequest(user, layers=3, cards=20), now=NOW).ribbons:
             assert all(0.0 <= c.score <= 1.0 for c in ribbon.cards), ribbon
+
+
+def test_another_process_sees_writes_once_it_rechecks(launchpoint: Launchpoint) -> None:
+    settings = launchpoint.settings.model_copy(update={"version_check_seconds": 0.0})
+    other = Launchpoint(settings)  # a second server process on the same database
+    try:
+        mine, theirs = launchpoint.workspace(), other.workspace()
+        mine.add_users([UserIn(id="a")])
+        assert theirs.state().user_ids == ["a"]
+        mine.add_users([UserIn(id="b")])
+        assert theirs.state().user_ids == ["a", "b"]  # re-read at once with a 0 s check
+        mine.put_surface("home", SurfaceSpec(layers=5))
+        assert theirs.surface("home").layers == 5
+    finally:
+        other.close()
+
+
+def test_own_writes_are_seen_at_once_even_with_a_long_check(launchpoint: Launchpoint) -> None:
+    settings = launchpoint.settings.model_copy(update={"version_check_seconds": 3600.0})
+    lp = Launchpoint(settings)
+    try:
+        ws = lp.workspace()
+        ws.add_users([UserIn(id="a")])
+        assert ws.state().user_ids == ["a"]
+        ws.add_users([UserIn(id="b")])
+        assert ws.state().user_ids == ["a", "b"]
+    finally:
+        lp.close()

@@ -46,58 +46,61 @@ def _top(
     return candidates[order]
 
 
-def _candidates(
-    state: WorkspaceState, user: int, pool: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.intp]:
+def allowed_items(state: WorkspaceState, user: int) -> npt.NDArray[np.bool_]:
     """Items the user may be shown: available, not consumed, and no sensitive topic the user
     has not consented to."""
-    mask = pool & state.available & state.allowed_for(user)
+    mask = state.available & state.allowed_for(user)
     consumed = state.consumed.indices[state.consumed.indptr[user] : state.consumed.indptr[user + 1]]
     mask[consumed] = False
-    return np.flatnonzero(mask)
+    return mask
 
 
 def segment_ribbon(
-    state: WorkspaceState, segment: SegmentState, user: int, affinity: FloatArray, k: int
+    state: WorkspaceState,
+    segment: SegmentState,
+    allowed: npt.NDArray[np.bool_],
+    affinity: FloatArray,
+    item_affinity: FloatArray,
+    k: int,
 ) -> Ribbon:
-    candidates = _candidates(state, user, segment.eligible.copy())
+    """``affinity``: the user's affinity per category; ``item_affinity``: per item (0..1).
+    ``allowed``: the items this user may be shown at all."""
+    candidates = np.flatnonzero(segment.eligible & allowed)
     pop = segment.popularity[candidates]
-    top_pop = segment.popularity[segment.eligible & state.available].max(initial=0.0)
+    top_pop = segment.top_popularity
     pop_term = POPULARITY_WEIGHT * (pop / top_pop if top_pop > 0 else pop)
-    if affinity.any():
-        item_affinity = state.item_categories[candidates] @ affinity
-    else:
-        item_affinity = np.zeros(len(candidates))
-    aff_term = (1 - POPULARITY_WEIGHT) * item_affinity
+    aff_term = (1 - POPULARITY_WEIGHT) * item_affinity[candidates]
     scores = pop_term + aff_term
     chosen = _top(scores, candidates, k, state.popularity)
-    position = {int(c): n for n, c in enumerate(candidates)}
+    at = np.searchsorted(candidates, chosen)  # candidates are sorted: flatnonzero
     cards = []
-    for item in chosen:
-        n = position[int(item)]
+    for item, n in zip(chosen.tolist(), at.tolist(), strict=True):
         if aff_term[n] > pop_term[n]:
-            reason, signal = _affinity_reason(state, int(item), affinity), "affinity"
+            reason, signal = _affinity_reason(state, item, affinity), "affinity"
         else:
             reason, signal = segment.spec.reason_text(), "segment_popularity"
-        cards.append(_card(state, int(item), float(scores[n]), reason, signal))
+        cards.append(_card(state, item, float(scores[n]), reason, signal))
     return Ribbon(segment.spec.id, segment.spec.title, cards)
 
 
-def popular_ribbon(state: WorkspaceState, user: int, title: str, k: int) -> Ribbon:
-    candidates = _candidates(state, user, np.ones(len(state.item_ids), dtype=bool))
-    top = state.popularity[state.available].max(initial=0.0) or 1.0
-    scores = state.popularity[candidates] / top
-    position = {int(c): n for n, c in enumerate(candidates)}
+def popular_ribbon(
+    state: WorkspaceState, allowed: npt.NDArray[np.bool_], title: str, k: int
+) -> Ribbon:
+    candidates = np.flatnonzero(allowed)
+    scores = state.popularity[candidates] / (state.top_popularity or 1.0)
+    chosen = _top(scores, candidates, k, state.popularity)
+    at = np.searchsorted(candidates, chosen)
     cards = [
-        _card(state, int(item), float(scores[position[int(item)]]), "Popular right now", "popular")
-        for item in _top(scores, candidates, k, state.popularity)
+        _card(state, item, float(scores[n]), "Popular right now", "popular")
+        for item, n in zip(chosen.tolist(), at.tolist(), strict=True)
     ]
     return Ribbon(None, title, cards, kind="fallback")
 
 
 def _affinity_reason(state: WorkspaceState, item: int, affinity: FloatArray) -> str:
-    row = state.item_categories[item]
-    best = max(row.indices, key=lambda c: affinity[c])
+    cats = state.item_categories
+    own = cats.indices[cats.indptr[item] : cats.indptr[item + 1]]
+    best = own[int(np.argmax(affinity[own]))]
     return f"Because you like {state.categories[best]}"
 
 
@@ -116,18 +119,20 @@ def build_ribbons(
     layers = request.layers or surface.layers
     k = request.cards or surface.cards
     ribbons: list[Ribbon] = []
+    allowed = allowed_items(state, user)
     if state.personalised[user]:
         affinity = state.category_affinity(user)
+        item_affinity = state.item_categories @ affinity
         for segment in state.segments:
             if len(ribbons) >= layers:
                 break
             if segment.qualification.qualifies and segment.members[user]:
-                ribbon = segment_ribbon(state, segment, user, affinity, k)
+                ribbon = segment_ribbon(state, segment, allowed, affinity, item_affinity, k)
                 if ribbon.cards:  # nothing left for this user: the layer goes to the next one
                     ribbons.append(ribbon)
     fallback_used = False
     if not ribbons and surface.fallback == "popular":
-        fallback = popular_ribbon(state, user, surface.fallback_title, k)
+        fallback = popular_ribbon(state, allowed, surface.fallback_title, k)
         if fallback.cards:
             ribbons.append(fallback)
             fallback_used = True

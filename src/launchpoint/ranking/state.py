@@ -40,6 +40,7 @@ class SegmentState:
     eligible: BoolArray
     qualification: QualificationRow
     popularity: FloatArray  # weighted interactions of members with each item, >= 0
+    top_popularity: float  # the highest popularity among eligible, available items
 
 
 @dataclass
@@ -62,6 +63,7 @@ class WorkspaceState:
     interactions: sparse.csr_matrix  # users x items, summed event weights
     consumed: sparse.csr_matrix  # users x items, 1 where the item is not to be offered again
     popularity: FloatArray  # all users, >= 0
+    top_popularity: float  # the highest popularity among available items
     segments: list[SegmentState] = field(default_factory=list)
 
     @property
@@ -184,6 +186,7 @@ def build_state(
         interactions=interactions,
         consumed=consumed,
         popularity=popularity,
+        top_popularity=float(popularity[available].max(initial=0.0)),
     )
     state.segments = _segments(state, specs, events, positive)
     return state
@@ -247,6 +250,9 @@ def _segments(
         n_items = int((eligible & state.available).sum())
         row = qualify(spec, int(members.sum()), n_items)
         popularity = np.asarray(positive[members].sum(axis=0), dtype=np.float64).ravel()
-        out.append(SegmentState(spec, user_rule, item_rule, members, eligible, row, popularity))
+        top = float(popularity[eligible & state.available].max(initial=0.0))
+        out.append(
+            SegmentState(spec, user_rule, item_rule, members, eligible, row, popularity, top)
+        )
     out.sort(key=lambda s: (s.spec.priority, s.spec.id))
     return out

@@ -129,27 +129,6 @@ class WorkspaceStore:
             self._bump(conn)
         return len(values)
 
-    def ensure_users(self, user_ids: Sequence[str]) -> None:
-        """Create bare users for ids seen only in events (a track call may come first)."""
-        ids = sorted(set(user_ids))
-        if not ids:
-            return
-        now = time.time()
-        values = [
-            {
-                "workspace_id": self.workspace_id,
-                "id": uid,
-                "attributes": {},
-                "consents": {},
-                "personalisation": True,
-                "created_at": now,
-            }
-            for uid in ids
-        ]
-        stmt = self._insert(t.users).on_conflict_do_nothing(index_elements=["workspace_id", "id"])
-        with self.db.write() as conn:
-            conn.execute(stmt, values)
-
     def insert_events(self, records: Sequence[EventIn]) -> tuple[int, int]:
         """Store new events; an event whose message id is already stored is a duplicate and
         changes nothing. Returns (inserted, duplicates). Committed before it returns."""
@@ -182,9 +161,17 @@ class WorkspaceStore:
         return inserted, len(records) - inserted
 
     def _insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-        # Bulk import is the hot path: the rows go to the driver as plain tuples (SQLAlchemy's
-        # per-row parameter processing cost more than the insert itself), COPY on PostgreSQL.
+        """Insert events, and a bare user for every user id not stored yet (a track call may
+        come before the identify), in the caller's transaction.
+
+        Bulk import is the hot path: rows go to the driver as plain tuples (SQLAlchemy's
+        per-row parameter processing cost more than the inserts), with COPY on PostgreSQL."""
         columns = ", ".join(_EVENT_COLUMNS)
+        new_users = (
+            "INSERT INTO users (workspace_id, id, attributes, consents, personalisation, "
+            "created_at) "
+        )
+        conflict = " ON CONFLICT (workspace_id, id) DO NOTHING"
         if self.db.dialect == "postgresql":
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.execute(
@@ -199,6 +186,10 @@ class WorkspaceStore:
                 "ON CONFLICT (workspace_id, message_id) DO NOTHING"
             )
             inserted = int(cursor.rowcount)
+            cursor.execute(
+                new_users + "SELECT workspace_id, user_id, '{}'::json, '{}'::json, true, "
+                "min(received_at) FROM events_incoming GROUP BY workspace_id, user_id" + conflict
+            )
             cursor.execute("DELETE FROM events_incoming")
             return inserted
         marks = ", ".join("?" for _ in _EVENT_COLUMNS)
@@ -207,6 +198,8 @@ class WorkspaceStore:
             "ON CONFLICT (workspace_id, message_id) DO NOTHING",
             rows,
         )
+        users = {(row[0], row[2], row[9]) for row in rows}
+        conn.exec_driver_sql(new_users + "VALUES (?, ?, '{}', '{}', 1, ?)" + conflict, list(users))
         return int(result.rowcount)
 
     def _get(self, table: Any, record_id: str) -> dict[str, Any] | None:

@@ -26,5 +26,5 @@ def list_surfaces(ws: Workspace) -> dict[str, Any]:
 
 @router.put("/surfaces/{surface_id}", summary="Configure a surface")
 def put_surface(surface_id: str, spec: SurfaceSpec, ws: Workspace) -> dict[str, Any]:
-    ws.store.save_surfaces({surface_id: spec})
+    ws.put_surface(surface_id, spec)
     return {"id": surface_id, **spec.model_dump()}
