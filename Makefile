@@ -28,5 +28,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/import_throughput.py
+	$(BIN)/python benchmarks/ribbons_latency.py
+
 clean:
 	rm -rf $(VENV) launchpoint-data .pytest_cache .mypy_cache .ruff_cache
