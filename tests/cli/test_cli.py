@@ -258,7 +258,7 @@ def test_import_csv_with_a_mapping_loads_good_rows_and_reports_the_bad_one(cli: 
     path = cli.write("items.csv", ITEMS_CSV)
     result = cli("import", str(path), "--kind", "items", *ITEM_MAP)
     out = flat(result.stdout)
-    assert "Loaded 2 items" in out
+    assert "Wrote 2 items" in out
     assert "Skipped 1 bad rows" in out
     assert names_file_and_line(result.stdout, path, 3) and "5 cells" in out
     with cli.engine() as ws:
@@ -276,7 +276,7 @@ def test_import_jsonl_with_a_mapping_reports_each_bad_line(cli: Cli) -> None:
     path = cli.write("events.jsonl", EVENTS_JSONL)
     result = cli("import", str(path), "--kind", "events", *EVENT_MAP)
     out = flat(result.stdout)
-    assert "Loaded 3 events" in out and "Skipped 2 bad rows" in out
+    assert "Stored 3 new events" in out and "Skipped 2 bad rows" in out
     assert names_file_and_line(result.stdout, path, 3) and "type" in out  # the row with no type
     assert names_file_and_line(result.stdout, path, 4) and "not valid JSON" in out
     stats = cli.stats()
@@ -315,7 +315,7 @@ def test_strict_import_loads_nothing_and_exits_2(cli: Cli) -> None:
     cli("import", str(items), "--kind", "items", "--strict", *ITEM_MAP, code=2)
     assert cli.stats()["items"] == 0
     good = cli.write("good.csv", "id,title\nx,X\ny,Y\n")
-    assert "Loaded 2 items" in flat(cli("import", str(good), "--kind", "items", "--strict").stdout)
+    assert "Wrote 2 items" in flat(cli("import", str(good), "--kind", "items", "--strict").stdout)
 
 
 def test_importing_the_same_files_twice_changes_nothing(cli: Cli) -> None:
@@ -327,7 +327,7 @@ def test_importing_the_same_files_twice_changes_nothing(cli: Cli) -> None:
     cli("import", str(items), "--kind", "items", *ITEM_MAP)
     second_run = flat(cli("import", str(events), "--kind", "events", *EVENT_MAP).stdout)
     assert "3 events were already stored" in second_run
-    assert "Loaded 0 events" in second_run or "nothing new" in second_run
+    assert "Stored 0 new events" in second_run
     assert cli.stats() == first
 
 
@@ -377,7 +377,7 @@ def _movielens(cli: Cli) -> Path:
 def test_import_of_a_movielens_directory(cli: Cli) -> None:
     directory = _movielens(cli)
     out = flat(cli("import", str(directory)).stdout)
-    assert "4 items" in out and "3 users" in out and "7 events" in out
+    assert "4 items" in out and "3 users" in out and "7 new events" in out
     stats = cli.stats()
     assert (stats["items"], stats["users"], stats["events"]) == (4, 3, 7)
     assert stats["events_by_type"] == {"rate": 5, "tag": 2}

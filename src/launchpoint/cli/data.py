@@ -87,8 +87,13 @@ def import_(
         if strict:
             bar.update(tasks[id(sources[0])], description="checking (strict)")
         summary = load_sources(ws, sources, strict=strict, progress=progress)
-    loaded = ", ".join(f"{n:,} {k}" for k, n in summary.loaded.items()) or "nothing new"
-    console.print(f"Loaded {loaded} into workspace {ws.workspace_id!r}.")
+    records = [f"{summary.loaded[k]:,} {k}" for k in ("items", "users") if k in summary.loaded]
+    if records:
+        # Items and users are upserts: a row given again with the same data stays as it was.
+        console.print(f"Wrote {' and '.join(records)} (new, or replaced by what the file says).")
+    console.print(
+        f"Stored {summary.loaded.get('events', 0):,} new events in workspace {ws.workspace_id!r}."
+    )
     if summary.duplicates:
         console.print(f"{summary.duplicates:,} events were already stored (duplicates, unchanged).")
     if summary.skipped:
