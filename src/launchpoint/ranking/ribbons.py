@@ -3,8 +3,9 @@ ranked by a first relevance score.
 
 score = POPULARITY_WEIGHT * (the item's popularity among the segment's members, scaled to 1)
       + (1 - POPULARITY_WEIGHT) * (the user's affinity for the item's categories, scaled to 1)
-Items the user already consumed (purchased, rated, dismissed) and unavailable items are left
-out. Each card's reason names whichever of the two terms contributed more.
+Items the user already consumed (purchased, rated, dismissed), unavailable items and items on
+a sensitive topic the user has not consented to are left out. Each card's reason names
+whichever of the two terms contributed more.
 """
 
 from __future__ import annotations
