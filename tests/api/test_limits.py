@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from launchpoint.api import create_app
@@ -42,3 +43,15 @@ def test_chunked_body_without_length_is_counted(tmp_path: Path) -> None:
 def test_small_body_passes(tmp_path: Path) -> None:
     with _client(tmp_path) as client:
         assert client.post("/v1/items", json={"id": "a"}).status_code == 201
+
+
+def test_worker_processes_build_the_app_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from launchpoint.api.app import app_from_environment
+
+    monkeypatch.setenv("LAUNCHPOINT_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("LAUNCHPOINT_WORKSPACE", "from-env")
+    with TestClient(app_from_environment()) as client:
+        assert client.get("/v1/stats").json()["workspace"] == "from-env"
+    assert (tmp_path / "env.db").exists()

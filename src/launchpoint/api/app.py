@@ -41,3 +41,8 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
         return {"status": "ok", "schema": lp.db.schema_revision()}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app built from LAUNCHPOINT_* variables: what each `serve --workers N` process runs."""
+    return create_app(Settings())

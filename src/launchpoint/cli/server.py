@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -66,13 +67,32 @@ def serve(
         str | None, typer.Option(help="Address to bind; default from settings.")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default from settings.")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes; each keeps its own state.")
+    ] = 1,
 ) -> None:
-    """Serve the REST API (docs at /docs)."""
+    """Serve the REST API (docs at /docs). With several workers, each process serves from its
+    own in-memory state and sees the others' writes through the database."""
     settings = state(ctx).settings()
-    lp = Launchpoint(settings)
+    lp = Launchpoint(settings)  # migrates once, before any worker starts
     host, port = host or settings.host, port or settings.port
     console.print(f"Launchpoint API on http://{host}:{port}  (OpenAPI docs: /docs)")
-    run_server(lp, host, port)
+    if workers == 1:
+        run_server(lp, host, port)
+        return
+    lp.close()
+    # Worker processes rebuild the app from the environment, so the settings travel there.
+    for name, value in settings.model_dump(exclude_defaults=True).items():
+        os.environ[f"LAUNCHPOINT_{name.upper()}"] = str(value)
+    os.environ["LAUNCHPOINT_DATABASE_URL"] = settings.resolved_database_url
+    uvicorn.run(
+        "launchpoint.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @reports_errors
