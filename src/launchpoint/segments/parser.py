@@ -57,7 +57,7 @@ def parse_duration(text: str) -> float | None:
 @functools.cache
 def _parser() -> Lark:
     grammar = resources.files("launchpoint.segments").joinpath("grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", propagate_positions=True)
 
 
 def _pos(meta_or_token: Any) -> ast.Pos:
