@@ -61,17 +61,21 @@ class WorkspaceEngine:
         return self.store.workspace_id
 
     # -- data in -------------------------------------------------------------------------
+    # Each write marks the state stale after it commits: marked before, a request in between
+    # could rebuild from the old data and take it for fresh.
     def add_items(self, records: Sequence[ItemIn]) -> IngestResult:
+        stored = self.store.upsert_items(records)
         self._stale = True
-        return IngestResult(len(records), self.store.upsert_items(records))
+        return IngestResult(len(records), stored)
 
     def add_users(self, records: Sequence[UserIn]) -> IngestResult:
+        stored = self.store.upsert_users(records)
         self._stale = True
-        return IngestResult(len(records), self.store.upsert_users(records))
+        return IngestResult(len(records), stored)
 
     def add_events(self, records: Sequence[EventIn]) -> IngestResult:
-        self._stale = True
         stored, duplicates = self.store.insert_events(records)
+        self._stale = True
         return IngestResult(len(records), stored, duplicates)
 
     def stats(self) -> dict[str, Any]:
@@ -167,8 +171,8 @@ class WorkspaceEngine:
         """Validate everything, then store it; nothing is written if anything is invalid."""
         self.validate_segments(config.segments)
         before = {spec.id for spec, _ in self.store.list_segments()}
-        self._stale = True
         changed = set(self.store.save_config(config.segments, config.surfaces, actor=actor))
+        self._stale = True
         ids = [s.id for s in config.segments]
         return ApplyResult(
             created=[i for i in ids if i in changed and i not in before],
@@ -180,8 +184,8 @@ class WorkspaceEngine:
 
     def put_segment(self, spec: SegmentSpec, actor: str = "") -> int:
         self.validate_segments([spec])
-        self._stale = True
         self.store.save_segments([spec], actor=actor)
+        self._stale = True
         return self.segment(spec.id)[1]
 
     def report(self, *, now: float | None = None) -> list[QualificationRow]:
@@ -193,8 +197,8 @@ class WorkspaceEngine:
         return dict(self._surfaces)
 
     def put_surface(self, surface_id: str, spec: SurfaceSpec) -> None:
-        self._stale = True
         self.store.save_surfaces({surface_id: spec})
+        self._stale = True
 
     def surface(self, surface_id: str) -> SurfaceSpec:
         self.state()  # loads the surfaces with the rest of the state, at most once per version
