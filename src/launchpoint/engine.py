@@ -15,8 +15,9 @@ from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfig
 from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
-from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
+from launchpoint.segments.plan import Action, ApplyPlan, segment_change
 from launchpoint.segments.qualification import QualificationRow
 from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
@@ -42,6 +43,8 @@ class ApplyResult:
     unchanged: list[str] = field(default_factory=list)
     surfaces: list[str] = field(default_factory=list)
     report: list[QualificationRow] = field(default_factory=list)
+    plan: ApplyPlan = field(default_factory=ApplyPlan)
+    dry_run: bool = False
 
 
 class WorkspaceEngine:
@@ -167,9 +170,53 @@ class WorkspaceEngine:
             more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
             raise RuleError(f"{first.loc}: {first.message}{more}", details)
 
-    def apply(self, config: WorkspaceConfig, actor: str = "") -> ApplyResult:
-        """Validate everything, then store it; nothing is written if anything is invalid."""
+    def plan(self, config: WorkspaceConfig) -> ApplyPlan:
+        """What applying ``config`` would change, against the data as it is now: fields per
+        segment and the users who would enter and leave. Validates; writes nothing."""
         self.validate_segments(config.segments)
+        state = self.state()
+        current = {spec.id: spec for spec, _ in self.store.list_segments()}
+        before = {s.spec.id: s for s in state.segments}
+        after = {s.spec.id: s for s in evaluate_segments(state, config.segments)}
+        changes = []
+        for spec in config.segments:
+            old, new = before.get(spec.id), after.get(spec.id)
+            changes.append(
+                segment_change(
+                    current.get(spec.id),
+                    spec,
+                    old.members if old is not None else None,
+                    new.members if new is not None else None,
+                    old.qualification.qualifies if old is not None else False,
+                    new.qualification if new is not None else None,
+                )
+            )
+        surfaces: dict[str, Action] = {}
+        for surface_id, surface in config.surfaces.items():
+            known = self._surfaces.get(surface_id)
+            surfaces[surface_id] = (
+                "create" if known is None else "unchanged" if known == surface else "update"
+            )
+        return ApplyPlan(changes, surfaces)
+
+    def apply(
+        self, config: WorkspaceConfig, actor: str = "", *, dry_run: bool = False
+    ) -> ApplyResult:
+        """Validate everything and plan it, then store it unless ``dry_run``; nothing is
+        written if anything is invalid."""
+        plan = self.plan(config)
+        by_action = {a: [c.segment_id for c in plan.segments if c.action == a] for a in
+                     ("create", "update", "unchanged")}  # fmt: skip
+        if dry_run:
+            return ApplyResult(
+                created=by_action["create"],
+                updated=by_action["update"],
+                unchanged=by_action["unchanged"],
+                surfaces=sorted(config.surfaces),
+                report=[c.qualification_after for c in plan.segments if c.qualification_after],
+                plan=plan,
+                dry_run=True,
+            )
         before = {spec.id for spec, _ in self.store.list_segments()}
         changed = set(self.store.save_config(config.segments, config.surfaces, actor=actor))
         self._stale = True
@@ -180,6 +227,7 @@ class WorkspaceEngine:
             unchanged=[i for i in ids if i not in changed],
             surfaces=sorted(config.surfaces),
             report=self.report(),
+            plan=plan,
         )
 
     def put_segment(self, spec: SegmentSpec, actor: str = "") -> int:

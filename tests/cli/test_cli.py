@@ -602,3 +602,20 @@ def test_demo_without_serving_loads_data_and_prints_a_curl_line_and_the_report(c
     again = clean(cli(*args).stdout)
     assert "unchanged:" in again
     assert cli.stats() == stats
+
+
+def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(f'{{"id": "u{n}", "attributes": {{"n": {n}}}}}\n' for n in range(5)))
+    cli("import", str(users), "--kind", "users")
+    config = tmp_path / "segments.yaml"
+    config.write_text(
+        "segments:\n  - id: big\n    users: \"n >= 2\"\n    min_users: 1\n    min_items: 0\n"
+    )
+    out = flat(cli("apply", "--dry-run", str(config)).stdout)
+    assert "big" in out and "create" in out and "+3" in out and "nothing was written" in out
+    assert "created" not in out
+    report = flat(cli("segments", "report").stdout)
+    assert "big" not in report
+    applied = flat(cli("apply", str(config)).stdout)
+    assert "created: big" in applied

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.timeutil import to_iso
+from launchpoint.segments.plan import SegmentChange
 from launchpoint.segments.qualification import QualificationRow
 
 MAX_BATCH = 10_000
@@ -90,6 +91,9 @@ class ApplyPublic(BaseModel):
     unchanged: list[str]
     surfaces: list[str]
     report: list[QualificationRow]
+    dry_run: bool = False
+    plan: list[SegmentChange] = []
+    surface_changes: dict[str, str] = {}
 
 
 def public_record(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from launchpoint.domain.segments import WorkspaceConfig
 from launchpoint.engine import WorkspaceEngine
 from launchpoint.errors import ErrorDetail, InvalidInput
 from launchpoint.ranking.ribbons import RibbonRequest
+from launchpoint.segments.plan import ApplyPlan
 from launchpoint.segments.qualification import QualificationRow
 
 segments_app = typer.Typer(help="Inspect segments: the qualification report.", no_args_is_help=True)
@@ -70,8 +71,42 @@ def print_report(rows: list[QualificationRow]) -> None:
     console.print(table)
 
 
-def apply_file(ws: WorkspaceEngine, path: Path) -> None:
-    result = ws.apply(read_config(path), actor="cli")
+def print_plan(plan: ApplyPlan) -> None:
+    table = Table(title="Changes")
+    for name, justify in (
+        ("segment", "left"),
+        ("change", "left"),
+        ("fields", "left"),
+        ("members", "right"),
+        ("enter", "right"),
+        ("leave", "right"),
+        ("shown", "left"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name in ("segment", "change", "members"))  # type: ignore[arg-type]
+    for c in plan.segments:
+        after = c.qualification_after
+        shown_after = "archived" if after is None else ("Y" if after.qualifies else "N")
+        shown_before = "Y" if c.qualifies_before else "N"
+        table.add_row(
+            c.segment_id,
+            c.action,
+            ", ".join(f.field for f in c.fields) or "-",
+            f"{c.members_before:,} -> {c.members_after:,}",
+            f"+{c.entering:,}",
+            f"-{c.leaving:,}",
+            shown_after if c.action == "create" else f"{shown_before} -> {shown_after}",
+        )
+    console.print(table)
+    for surface_id, action in plan.surfaces.items():
+        console.print(f"surface {surface_id}: {action}")
+
+
+def apply_file(ws: WorkspaceEngine, path: Path, *, dry_run: bool = False) -> None:
+    result = ws.apply(read_config(path), actor="cli", dry_run=dry_run)
+    print_plan(result.plan)
+    if dry_run:
+        console.print("Dry run: nothing was written. Run without --dry-run to apply.")
+        return
     for label, ids in (
         ("created", result.created),
         ("updated", result.updated),
@@ -88,11 +123,15 @@ def apply_file(ws: WorkspaceEngine, path: Path) -> None:
 def apply(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="YAML file with segments: and surfaces:.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
 ) -> None:
     """Apply segments and surfaces from a YAML file. Every rule is validated first; nothing is
-    stored if any is invalid. Prints the qualification report."""
+    stored if any is invalid. Shows what changes (fields, users entering and leaving each
+    segment), then the qualification report. With --dry-run, only shows the changes."""
     lp, ws = state(ctx).engine()
-    apply_file(ws, path)
+    apply_file(ws, path, dry_run=dry_run)
     lp.close()
 
 

@@ -64,6 +64,8 @@ class WorkspaceState:
     consumed: sparse.csr_matrix  # users x items, 1 where the item is not to be offered again
     popularity: FloatArray  # all users, >= 0
     top_popularity: float  # the highest popularity among available items
+    events: EventColumns  # kept so segment definitions can be tried against this state
+    positive: sparse.csr_matrix  # interactions clipped at 0: what popularity counts
     segments: list[SegmentState] = field(default_factory=list)
 
     @property
@@ -187,8 +189,10 @@ def build_state(
         consumed=consumed,
         popularity=popularity,
         top_popularity=float(popularity[available].max(initial=0.0)),
+        events=events,
+        positive=positive,
     )
-    state.segments = _segments(state, specs, events, positive)
+    state.segments = evaluate_segments(state, specs)
     return state
 
 
@@ -228,12 +232,10 @@ def _event_columns(
     return EventColumns(cols[0], cols[1], cols[2], cols[3], cols[4], tuple(types))
 
 
-def _segments(
-    state: WorkspaceState,
-    specs: Sequence[SegmentSpec],
-    events: EventColumns,
-    positive: sparse.csr_matrix,
-) -> list[SegmentState]:
+def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> list[SegmentState]:
+    """Members, eligible items, popularity and qualification of each segment that is not
+    archived, against this state's data, in priority order. Rules must be valid."""
+    events, positive = state.events, state.positive
     compiled = [
         (spec, compile_rule(spec.users, "users"), compile_rule(spec.items, "items"))
         for spec in specs

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from launchpoint.api.deps import Workspace
 from launchpoint.api.schemas import ApplyPublic
@@ -61,12 +61,21 @@ def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
     response_model=ApplyPublic,
     summary="Apply segments and surfaces (the body of a `launchpoint apply` file)",
 )
-def apply_config(ws: Workspace, config: WorkspaceConfig = Body(...)) -> ApplyPublic:
-    result = ws.apply(config, actor="api")
+def apply_config(
+    ws: Workspace,
+    config: WorkspaceConfig = Body(...),
+    dry_run: Annotated[
+        bool, Query(description="Only say what would change: fields, users entering/leaving.")
+    ] = False,
+) -> ApplyPublic:
+    result = ws.apply(config, actor="api", dry_run=dry_run)
     return ApplyPublic(
         created=result.created,
         updated=result.updated,
         unchanged=result.unchanged,
         surfaces=result.surfaces,
         report=result.report,
+        dry_run=result.dry_run,
+        plan=result.plan.segments,
+        surface_changes=dict(result.plan.surfaces),
     )
