@@ -17,6 +17,7 @@ from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
+from launchpoint.segments.explain import SegmentMembership, explain
 from launchpoint.segments.plan import Action, ApplyPlan, segment_change
 from launchpoint.segments.qualification import QualificationRow
 from launchpoint.settings import Settings
@@ -235,6 +236,39 @@ class WorkspaceEngine:
         self.store.save_segments([spec], actor=actor)
         self._stale = True
         return self.segment(spec.id)[1]
+
+    def user_segments(self, user_id: str) -> list[SegmentMembership]:
+        """Every segment that is not archived, in priority order, from this user's side: member
+        or not, and the clauses of its user rule with the values they read."""
+        state = self.state()
+        user = state.user_index.get(user_id)
+        if user is None:
+            raise NotFound(f"user {user_id!r} does not exist in workspace {self.workspace_id!r}")
+        row = state.rule_row(user)
+        return [
+            SegmentMembership(
+                segment_id=s.spec.id,
+                name=s.spec.name,
+                priority=s.spec.priority,
+                status=s.spec.status,
+                member=bool(s.members[user]),
+                qualifies=s.qualification.qualifies,
+                why=explain(s.user_rule, row),
+            )
+            for s in state.segments
+        ]
+
+    def segment_members(
+        self, segment_id: str, offset: int = 0, limit: int = 100
+    ) -> tuple[int, list[str]]:
+        """(how many members, the ids of one page of them, in id order)."""
+        self.segment(segment_id)  # 404 for an unknown id
+        state = self.state()
+        found = next((s for s in state.segments if s.spec.id == segment_id), None)
+        if found is None:  # archived: no members
+            return 0, []
+        members = found.members.nonzero()[0]
+        return len(members), [state.user_ids[i] for i in members[offset : offset + limit]]
 
     def report(self, *, now: float | None = None) -> list[QualificationRow]:
         return [s.qualification for s in self.state(now=now).segments]

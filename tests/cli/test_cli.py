@@ -610,7 +610,7 @@ def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> 
     cli("import", str(users), "--kind", "users")
     config = tmp_path / "segments.yaml"
     config.write_text(
-        "segments:\n  - id: big\n    users: \"n >= 2\"\n    min_users: 1\n    min_items: 0\n"
+        'segments:\n  - id: big\n    users: "n >= 2"\n    min_users: 1\n    min_items: 0\n'
     )
     out = flat(cli("apply", "--dry-run", str(config)).stdout)
     assert "big" in out and "create" in out and "+3" in out and "nothing was written" in out
@@ -619,3 +619,18 @@ def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> 
     assert "big" not in report
     applied = flat(cli("apply", str(config)).stdout)
     assert "created: big" in applied
+
+
+def test_segments_why_and_members(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(f'{{"id": "u{n}", "attributes": {{"n": {n}}}}}\n' for n in range(5)))
+    cli("import", str(users), "--kind", "users")
+    config = tmp_path / "segments.yaml"
+    config.write_text(
+        'segments:\n  - id: big\n    users: "n >= 2"\n    min_users: 1\n    min_items: 0\n'
+    )
+    cli("apply", str(config))
+    why = flat(cli("segments", "why", "u1").stdout)
+    assert "big" in why and "not a member" in why and "n >= 2" in why and "n = 1" in why
+    members = flat(cli("segments", "members", "big", "--limit", "2").stdout)
+    assert "3 members" in members and "u2" in members and "u3" in members and "u4" not in members

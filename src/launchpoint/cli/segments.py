@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -184,4 +185,49 @@ def ribbons(
         for n, card in enumerate(ribbon.cards, 1):
             table.add_row(str(n), card.item_id, card.title, card.reason)
         console.print(table)
+    lp.close()
+
+
+@segments_app.command("members")
+@reports_errors
+def members(
+    ctx: typer.Context,
+    segment: Annotated[str, typer.Argument(help="Segment id.")],
+    offset: Annotated[int, typer.Option(min=0, help="Members to skip.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help="Members to show.")] = 50,
+) -> None:
+    """The users in a segment, in id order, a page at a time."""
+    lp, ws = state(ctx).engine()
+    total, ids = ws.segment_members(segment, offset, limit)
+    console.print(f"{segment}: {total:,} members; showing {len(ids)} from {offset}")
+    for user_id in ids:
+        console.print(user_id, highlight=False, markup=False)
+    lp.close()
+
+
+@segments_app.command("why")
+@reports_errors
+def why(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="User id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every segment from this user's side: member or not, and for each clause of its user rule
+    whether it held and the values it read."""
+    lp, ws = state(ctx).engine()
+    memberships = ws.user_segments(user)
+    if as_json:
+        console.print_json(json.dumps([asdict(m) for m in memberships], default=str))
+        lp.close()
+        return
+    for m in memberships:
+        verdict = "[green]member[/]" if m.member else "[dim]not a member[/]"
+        shown = "shown" if m.qualifies else "not shown (does not qualify)"
+        console.print(f"[bold]{m.segment_id}[/] ({m.name}): {verdict}; segment {shown}")
+        for clause in m.why.clauses:
+            mark = "[green]yes[/]" if clause.matched else "[red]no[/]"
+            values = ", ".join(f"{k} = {v!r}" for k, v in clause.values.items())
+            console.print(f"  {mark}  {clause.text}", highlight=False)
+            if values:
+                console.print(f"         [dim]{values}[/]", highlight=False)
     lp.close()

@@ -41,9 +41,13 @@ KNOWN_EVENT_TYPES = (
 )
 
 
+_USER_ROUTES = ("/ribbons", "/segments")
+
+
 def routable_user_id(value: str) -> str:
-    if value.endswith("/ribbons"):
-        raise ValueError("a user id may not end with '/ribbons' (it names the ribbons route)")
+    for suffix in _USER_ROUTES:
+        if value.endswith(suffix):
+            raise ValueError(f"a user id may not end with {suffix!r} (it names a route)")
     return value
 
 

@@ -66,6 +66,7 @@ class WorkspaceState:
     top_popularity: float  # the highest popularity among available items
     events: EventColumns  # kept so segment definitions can be tried against this state
     positive: sparse.csr_matrix  # interactions clipped at 0: what popularity counts
+    aggregates: dict[str, FloatArray] = field(default_factory=dict)  # key -> value per user
     segments: list[SegmentState] = field(default_factory=list)
 
     @property
@@ -75,6 +76,12 @@ class WorkspaceState:
     @property
     def item_fields(self) -> set[str]:
         return _keys(self.item_rows)
+
+    def rule_row(self, user: int) -> dict[str, Any]:
+        """The row a user rule sees for this user: attributes and aggregate values."""
+        row = dict(self.user_rows[user])
+        row.update((key, float(values[user])) for key, values in self.aggregates.items())
+        return row
 
     def allowed_for(self, user: int) -> BoolArray:
         """Items whose sensitive topics this user has all consented to."""
@@ -242,9 +249,13 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
         if spec.status != "archived"
     ]
     aggregates = [a for _, rule, _ in compiled for a in rule.aggregates]
-    values = aggregate_values(
-        aggregates, events, state.item_rows, state.item_ids, len(state.user_ids), state.now
+    missing = [a for a in aggregates if a.key not in state.aggregates]
+    state.aggregates.update(
+        aggregate_values(
+            missing, events, state.item_rows, state.item_ids, len(state.user_ids), state.now
+        )
     )
+    values = state.aggregates
     out: list[SegmentState] = []
     for spec, user_rule, item_rule in compiled:
         members = evaluate_users(user_rule, state.user_rows, values)

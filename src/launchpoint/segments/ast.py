@@ -8,8 +8,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Pos:
+    """Where a node is: line and column for error messages (an operator's own position), and
+    the character span of the whole construct in the rule text, for explanations."""
+
     line: int
     column: int
+    start: int = 0
+    end: int = 0
 
 
 @dataclass(frozen=True)

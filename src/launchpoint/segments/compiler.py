@@ -300,7 +300,7 @@ class _Compiler:
                 conditions[0] if len(conditions) == 1 else ast.And(tuple(conditions), node.pos)
             )
             condition = self.compile(combined, "event")
-        key = "@" + _canonical(node)
+        key = aggregate_key(node)
         if key not in checker.aggregates and len(checker.aggregates) >= MAX_AGGREGATES:
             checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different count(...)")
         uses_value = any(
@@ -324,6 +324,16 @@ class _Compiler:
             )
             return None
         return seconds
+
+
+def aggregate_key(node: ast.Call) -> str:
+    """The name under which a row carries this aggregate's value."""
+    return "@" + _canonical(node)
+
+
+def compile_node(node: ast.Node, kind: RuleKind, source: str, schema: RuleSchema) -> Evaluator:
+    """One node of a parsed rule as its own evaluator (explanations evaluate clause by clause)."""
+    return _Compiler(_Checker(kind, source, schema)).compile(node)
 
 
 def _show(value: Any) -> str:

@@ -60,8 +60,16 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", propagate_positions=True)
 
 
-def _pos(meta_or_token: Any) -> ast.Pos:
-    return ast.Pos(getattr(meta_or_token, "line", 1), getattr(meta_or_token, "column", 1))
+def _pos(meta_or_token: Any, span: Any = None) -> ast.Pos:
+    """Line and column of ``meta_or_token``; the character span of ``span`` (a rule's meta)
+    or, when not given, of ``meta_or_token`` itself."""
+    source = span if span is not None and not getattr(span, "empty", False) else meta_or_token
+    return ast.Pos(
+        getattr(meta_or_token, "line", 1),
+        getattr(meta_or_token, "column", 1),
+        getattr(source, "start_pos", 0) or 0,
+        getattr(source, "end_pos", 0) or 0,
+    )
 
 
 def _unquote(text: str) -> str:
@@ -98,11 +106,11 @@ class _ToAst(Transformer[Token, ast.Node]):
         return ast.Literal(None, _pos(meta))
 
     def name(self, meta: Any, children: list[Token]) -> ast.Node:
-        return ast.Field(tuple(str(c) for c in children), _pos(children[0]))
+        return ast.Field(tuple(str(c) for c in children), _pos(children[0], meta))
 
     def call(self, meta: Any, children: list[Any]) -> ast.Node:
         name_token, *args = children
-        return ast.Call(str(name_token).lower(), tuple(args), _pos(name_token))
+        return ast.Call(str(name_token).lower(), tuple(args), _pos(name_token, meta))
 
     def value_list(self, meta: Any, children: list[ast.Node]) -> tuple[ast.Node, ...]:
         return tuple(children)
@@ -110,7 +118,7 @@ class _ToAst(Transformer[Token, ast.Node]):
     def compare(self, meta: Any, children: list[Any]) -> ast.Node:
         left, op, right = children
         normal = {"==": "=", "<>": "!="}.get(str(op), str(op))
-        return ast.Compare(normal, left, right, _pos(op))
+        return ast.Compare(normal, left, right, _pos(op, meta))
 
     def in_(self, meta: Any, children: list[Any]) -> ast.Node:
         return ast.In(children[0], children[1], False, _pos(meta))

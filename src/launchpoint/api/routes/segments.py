@@ -46,6 +46,18 @@ def put_segment(segment_id: str, spec: SegmentSpec, ws: Workspace) -> dict[str, 
     return _public(spec, version)
 
 
+@router.get("/segments/{segment_id}/members", summary="The users in a segment, a page at a time")
+def get_segment_members(
+    segment_id: str,
+    ws: Workspace,
+    offset: Annotated[int, Query(ge=0, description="Members to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Members to return.")] = 100,
+) -> dict[str, Any]:
+    total, members = ws.segment_members(segment_id, offset, limit)
+    return {"segment_id": segment_id, "total": total, "offset": offset, "limit": limit,
+            "members": members}  # fmt: skip
+
+
 @router.get("/segments/{segment_id}", summary="One segment with its version history")
 def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
     spec, version = ws.segment(segment_id)

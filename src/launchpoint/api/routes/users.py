@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -40,7 +41,15 @@ def get_ribbons(
     return RibbonPagePublic.of(page)
 
 
-# Declared last: a path id would otherwise swallow ".../ribbons".
+@router.get(
+    "/{user_id:path}/segments",
+    summary="Every segment from this user's side: member or not, shown or not, and why",
+)
+def get_user_segments(user_id: str, ws: Workspace) -> dict[str, Any]:
+    return {"user_id": user_id, "segments": [asdict(m) for m in ws.user_segments(user_id)]}
+
+
+# Declared last: a path id would otherwise swallow ".../ribbons" and ".../segments".
 @router.get("/{user_id:path}", summary="One user (ids may contain '/')")
 def get_user(user_id: str, ws: Workspace) -> dict[str, Any]:
     return public_record(ws.user(user_id))
