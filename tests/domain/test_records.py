@@ -46,3 +46,18 @@ def test_derived_message_ids_depend_on_content() -> None:
 def test_unknown_fields_are_refused() -> None:
     with pytest.raises(ValidationError, match="extra"):
         ItemIn(id="a", colour="red")  # type: ignore[call-arg]
+
+
+def test_non_finite_numbers_and_absurd_times_are_refused() -> None:
+    with pytest.raises(ValidationError, match="not a JSON number"):
+        EventIn(user_id="u", type="view", properties={"a": [1, float("nan")]})
+    with pytest.raises(ValidationError, match="not a JSON number"):
+        ItemIn(id="i", attributes={"x": {"y": float("inf")}})
+    with pytest.raises(ValidationError, match="not a JSON number"):
+        UserIn(id="u", attributes={"score": float("-inf")})
+    with pytest.raises(ValidationError, match="finite number"):
+        EventIn(user_id="u", type="rate", value=float("inf"))
+    for bad in (float("inf"), 10**400, "9" * 30):
+        with pytest.raises(ValidationError, match="between the years 1 and 9999"):
+            EventIn(user_id="u", type="view", timestamp=bad)
+    assert ItemIn(id="old", created_at="1927-03-01T00:00:00Z").created_at == -1351900800.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Annotated, Any
 
@@ -51,6 +52,20 @@ def routable_user_id(value: str) -> str:
     return value
 
 
+def finite_json(value: Any, where: str = "") -> Any:
+    """Refuse NaN and infinities anywhere in a JSON value: JSON has no such numbers, and
+    PostgreSQL's json type rejects them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where or 'value'}: {value} is not a JSON number; send a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            finite_json(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            finite_json(item, f"{where}[{n}]")
+    return value
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
 
@@ -74,6 +89,11 @@ class ItemIn(_Record):
     def _epoch(cls, value: Any) -> float | None:
         return to_epoch(value, default_now=False)
 
+    @field_validator("attributes")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return finite_json(value)  # type: ignore[no-any-return]
+
     @field_validator("categories", "sensitive", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -89,6 +109,11 @@ class UserIn(_Record):
     @classmethod
     def _routable(cls, value: str) -> str:
         return routable_user_id(value)
+
+    @field_validator("attributes")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return finite_json(value)  # type: ignore[no-any-return]
 
     id: RecordId
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -130,6 +155,18 @@ class EventIn(_Record):
     @classmethod
     def _routable(cls, value: str) -> str:
         return routable_user_id(value)
+
+    @field_validator("context", "properties")
+    @classmethod
+    def _finite(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return finite_json(value)  # type: ignore[no-any-return]
+
+    @field_validator("value")
+    @classmethod
+    def _finite_value(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{value} is not a number an event can carry; send a finite number")
+        return value
 
     @field_validator("type")
     @classmethod

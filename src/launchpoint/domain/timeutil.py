@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
+
+MIN_EPOCH = -62135596800.0  # 0001-01-01T00:00:00Z
+MAX_EPOCH = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 def to_epoch(
@@ -16,15 +20,22 @@ def to_epoch(
     if isinstance(value, bool):
         raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
         # 1e11 s is the year 5138: anything larger is an epoch in milliseconds.
-        return seconds / 1000.0 if abs(seconds) > 1e11 else seconds
+        if abs(seconds) > 1e11:
+            seconds /= 1000.0
+        return _in_calendar(seconds, value)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return to_epoch(float(text))
+            number = float(text)
         except ValueError:
-            pass
+            number = None
+        if number is not None:
+            return to_epoch(number)
         try:
             value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
@@ -34,7 +45,13 @@ def to_epoch(
             ) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    return _in_calendar(value.timestamp(), value)
+
+
+def _in_calendar(seconds: float, given: object) -> float:
+    if not (MIN_EPOCH <= seconds <= MAX_EPOCH):
+        raise ValueError(f"{given!r} is not a timestamp between the years 1 and 9999")
+    return seconds
 
 
 def to_iso(epoch: float | None) -> str | None:
