@@ -102,7 +102,6 @@ def test_the_item_id_comes_from_item_id_then_product_id_then_id(
         ({"price": "9.99"}, 9.99),
         ({"value": "lots", "price": 4}, 4.0),
         ({"value": True, "price": 4}, 4.0),
-        ({"value": float("inf"), "price": 4}, 4.0),
         ({"value": 10**400, "price": 4}, 4.0),
         ({"quantity": 2}, None),
     ],
@@ -171,16 +170,29 @@ def test_invalid_track_calls_are_refused(fields: dict[str, Any]) -> None:
         TrackCall.model_validate(fields)
 
 
-@pytest.mark.parametrize("stamp", [10**400, 1e300, -1e15, "Infinity", "10000-01-01"])
+@pytest.mark.parametrize("stamp", [10**400, 1e300, -1e15, 2.6e14, "2.6e14"])
 def test_timestamps_out_of_any_calendar_are_refused_not_crashed_on(stamp: Any) -> None:
-    with pytest.raises(ValidationError, match="timestamp"):
-        TrackCall.model_validate(
-            {
-                "userId": "u",
-                "event": "e",
-                "timestamp": float(stamp) if stamp == "Infinity" else stamp,
-            }
-        )
+    with pytest.raises(ValidationError, match="between the years 1 and 9999"):
+        TrackCall.model_validate({"userId": "u", "event": "e", "timestamp": stamp})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"properties": {"x": float("nan")}},
+        {"context": {"page": {"y": [float("inf")]}}},
+        {"timestamp": float("-inf")},
+        {"extra": float("nan")},
+    ],
+)
+def test_nan_and_infinity_anywhere_are_refused(fields: dict[str, Any]) -> None:
+    # Python's JSON parser accepts them; PostgreSQL would refuse to store them.
+    with pytest.raises(ValidationError, match="NaN and Infinity are not JSON numbers"):
+        track(**fields)
+    with pytest.raises(ValidationError, match="NaN and Infinity"):
+        IdentifyCall.model_validate({"userId": "u", "traits": {"x": float("nan")}})
+    with pytest.raises(ValidationError, match="NaN and Infinity"):
+        BatchCall.model_validate({"batch": [], "context": {"x": float("inf")}})
 
 
 def test_an_item_id_that_is_not_a_valid_id_is_reported_at_its_property() -> None:
@@ -226,8 +238,9 @@ def test_the_batch_sent_at_applies_where_a_call_has_none() -> None:
 
 
 def test_a_correction_that_leaves_the_calendar_is_refused() -> None:
+    call = track(timestamp="9000-01-01T00:00:00Z", sentAt="0001-01-02T00:00:00Z")
     with pytest.raises(InvalidInput, match="sentAt"):
-        track_to_event(track(timestamp=T0, sentAt="0001-01-02T00:00:00Z"), received_at=NOW * 100)
+        track_to_event(call, received_at=NOW)
 
 
 # -- idempotency -------------------------------------------------------------------------------
@@ -362,11 +375,11 @@ _calls = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_calls, max_size=6))
 def test_every_call_of_any_batch_is_stored_or_rejected_exactly_once(calls: list[Any]) -> None:
     plan = plan_batch(BatchCall(batch=calls), received_at=NOW)
-    users, refused = fold_identifies(plan.identifies, {})
+    _, refused = fold_identifies(plan.identifies, {})
     indexes = [i for i, _ in plan.events] + [i for i, _ in plan.identifies]
     indexes += [r.index for r in plan.rejected]
     assert sorted(indexes) == list(range(len(calls)))

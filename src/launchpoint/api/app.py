@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from launchpoint import __version__
 from launchpoint.api.errors import install_error_handlers
 from launchpoint.api.limits import BodySizeLimit
-from launchpoint.api.routes import events, items, segments, stats, users
+from launchpoint.api.routes import events, items, segment_spec, segments, stats, users
 from launchpoint.engine import Launchpoint
 from launchpoint.settings import Settings
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
     app.state.launchpoint = lp
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
-    for module in (items, users, events, segments, stats):
+    for module in (items, users, events, segment_spec, segments, stats):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["workspace"], summary="Liveness and schema revision")

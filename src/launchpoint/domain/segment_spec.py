@@ -53,8 +53,8 @@ def event_type(name: str) -> str:
     text = _NOT_WORD.sub("_", text.lower()).strip("_")
     if not _EVENT_TYPE.match(text):
         raise ValueError(
-            f"event name {name!r} gives the type {text!r}, which must start with a letter and "
-            "hold at most 64 letters, digits and '_'"
+            f"event name {name[:80]!r} gives the type {text[:80]!r}, which must start with a "
+            "letter and hold at most 64 letters, digits and '_'"
         )
     return text
 
@@ -83,6 +83,16 @@ def _in_range(epoch: float) -> bool:
     except (ValueError, OverflowError, OSError):
         return False
     return math.isfinite(epoch)
+
+
+def _strict_json(value: Any) -> Any:
+    """Refuse NaN and Infinity: Python's parser lets them through, but they are not JSON, and
+    PostgreSQL would refuse to store them."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError):
+        raise ValueError("NaN and Infinity are not JSON numbers; send null or a string") from None
+    return value
 
 
 def _epoch(value: Any) -> float | None:
@@ -118,6 +128,11 @@ class SegmentCall(BaseModel):
         None, alias="sentAt", description="When it was sent, by the device's clock."
     )
     context: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json(cls, data: Any) -> Any:
+        return _strict_json(data) if isinstance(data, dict) else data
 
     @field_validator("user_id", "anonymous_id", "message_id", mode="before")
     @classmethod
@@ -207,7 +222,7 @@ class BatchCall(BaseModel):
     @field_validator("context", mode="before")
     @classmethod
     def _null_context(cls, value: Any) -> Any:
-        return {} if value is None else value
+        return {} if value is None else _strict_json(value)
 
 
 # -- mapping -----------------------------------------------------------------------------------
