@@ -7,8 +7,10 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.ribbons import RibbonPage
@@ -18,7 +20,7 @@ from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.explain import SegmentMembership, explain
-from launchpoint.segments.plan import Action, ApplyPlan, segment_change
+from launchpoint.segments.plan import Action, ApplyPlan, diff_fields, segment_change
 from launchpoint.segments.qualification import QualificationRow
 from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
@@ -35,6 +37,13 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, int]:
         return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates}
+
+
+@dataclass(frozen=True)
+class SegmentPreview:
+    qualification: QualificationRow  # as if the segment were active
+    sample_members: list[str]  # in id order
+    sample_items: list[str]  # the most popular with its would-be members first
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,34 @@ class WorkspaceEngine:
         self.store.save_segments([spec], actor=actor)
         self._stale = True
         return self.segment(spec.id)[1]
+
+    def history(self, segment_id: str) -> list[dict[str, Any]]:
+        """Every version of a segment: when, by whom, and what changed from the one before."""
+        self.segment(segment_id)
+        out: list[dict[str, Any]] = []
+        previous: SegmentSpec | None = None
+        for entry in self.store.segment_history(segment_id):
+            spec = SegmentSpec.model_validate(entry["definition"])
+            changes = [asdict(c) for c in diff_fields(previous, spec)]
+            out.append({**entry, "changes": changes})
+            previous = spec
+        return out
+
+    def preview(self, spec: SegmentSpec, sample: int = 5) -> SegmentPreview:
+        """What a segment would be against the data as it is now, before it is stored:
+        counts, qualification and a sample of members and items. Validates; writes nothing."""
+        self.validate_segments([spec], where="segment")
+        state = self.state()
+        draft = spec.model_copy(update={"status": "active"})
+        (result,) = evaluate_segments(state, [draft])
+        members = result.members.nonzero()[0]
+        eligible = (result.eligible & state.available).nonzero()[0]
+        ranked = eligible[np.argsort(-result.popularity[eligible], kind="stable")]
+        return SegmentPreview(
+            qualification=result.qualification,
+            sample_members=[state.user_ids[i] for i in members[:sample]],
+            sample_items=[state.item_ids[i] for i in ranked[:sample]],
+        )
 
     def user_segments(self, user_id: str) -> list[SegmentMembership]:
         """Every segment that is not archived, in priority order, from this user's side: member

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SegmentStatus = Literal["draft", "active", "archived"]
 Fallback = Literal["none", "popular"]
-RESERVED_SEGMENT_IDS = frozenset({"report"})
+RESERVED_SEGMENT_IDS = frozenset({"report", "preview"})
 
 
 class _Spec(BaseModel):

@@ -62,10 +62,27 @@ def get_segment_members(
 def get_segment(segment_id: str, ws: Workspace) -> dict[str, Any]:
     spec, version = ws.segment(segment_id)
     history = [
-        {**entry, "created_at": to_iso(entry["created_at"])}
-        for entry in ws.store.segment_history(segment_id)
+        {**entry, "created_at": to_iso(entry["created_at"])} for entry in ws.history(segment_id)
     ]
     return {**_public(spec, version), "history": history}
+
+
+@router.post(
+    "/segments/preview",
+    summary="What a segment would be now, before it is stored: counts, qualification, samples",
+)
+def preview_segment(
+    spec: SegmentSpec,
+    ws: Workspace,
+    sample: Annotated[int, Query(ge=0, le=100, description="Sample size.")] = 5,
+) -> dict[str, Any]:
+    preview = ws.preview(spec, sample)
+    return {
+        "segment_id": spec.id,
+        "qualification": preview.qualification.as_dict(),
+        "sample_members": preview.sample_members,
+        "sample_items": preview.sample_items,
+    }
 
 
 @router.post(
