@@ -604,7 +604,8 @@ def test_demo_without_serving_loads_data_and_prints_a_curl_line_and_the_report(c
     assert cli.stats() == stats
 
 
-def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _five_users_and_a_segment_file(cli, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Users u0..u4 with n = 0..4 loaded; a file with one segment 'big' (n >= 2), not applied."""
     users = tmp_path / "users.jsonl"
     users.write_text("".join(f'{{"id": "u{n}", "attributes": {{"n": {n}}}}}\n' for n in range(5)))
     cli("import", str(users), "--kind", "users")
@@ -612,6 +613,11 @@ def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> 
     config.write_text(
         'segments:\n  - id: big\n    users: "n >= 2"\n    min_users: 1\n    min_items: 0\n'
     )
+    return config
+
+
+def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = _five_users_and_a_segment_file(cli, tmp_path)
     out = flat(cli("apply", "--dry-run", str(config)).stdout)
     assert "big" in out and "create" in out and "+3" in out and "nothing was written" in out
     assert "created" not in out
@@ -622,13 +628,7 @@ def test_apply_dry_run_shows_changes_and_writes_nothing(cli, tmp_path: Path) -> 
 
 
 def test_segments_why_and_members(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    users = tmp_path / "users.jsonl"
-    users.write_text("".join(f'{{"id": "u{n}", "attributes": {{"n": {n}}}}}\n' for n in range(5)))
-    cli("import", str(users), "--kind", "users")
-    config = tmp_path / "segments.yaml"
-    config.write_text(
-        'segments:\n  - id: big\n    users: "n >= 2"\n    min_users: 1\n    min_items: 0\n'
-    )
+    config = _five_users_and_a_segment_file(cli, tmp_path)
     cli("apply", str(config))
     why = flat(cli("segments", "why", "u1").stdout)
     assert "big" in why and "not a member" in why and "n >= 2" in why and "n = 1" in why
