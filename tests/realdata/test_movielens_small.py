@@ -98,3 +98,40 @@ def test_genre_segments_report_and_ribbons(loaded: WorkspaceEngine, movielens_sm
             assert first.reason in ("Popular with Drama fans", "Because you like Drama") or (
                 first.reason.startswith("Because you like ")
             )
+
+
+def test_aggregate_segments_match_an_independent_count(
+    loaded: WorkspaceEngine, movielens_small: Path
+) -> None:
+    """ "Rated at least 5 films in the last 90 days of the data" and friends, checked against a
+    count straight from ratings.csv."""
+    import csv
+
+    with (movielens_small / "ratings.csv").open(encoding="utf-8") as f:
+        rows = [(r["userId"], r["movieId"], float(r["rating"]), int(r["timestamp"]))
+                for r in csv.DictReader(f)]  # fmt: skip
+    end = max(r[3] for r in rows)
+    recent: dict[str, int] = {}
+    high_sum: dict[str, float] = {}
+    for user, _movie, rating, stamp in rows:
+        if stamp >= end - 90 * 86400:
+            recent[user] = recent.get(user, 0) + 1
+        if rating >= 4:
+            high_sum[user] = high_sum.get(user, 0.0) + rating
+    config = WorkspaceConfig.model_validate({"segments": [
+        {"id": "recent", "users": "count(event = 'rate', within = '90d') >= 5", "min_users": 0},
+        {"id": "lovers", "users": "sum(event = 'rate' and value >= 4) >= 400", "min_users": 0},
+        {"id": "lapsed", "users": "last_seen(event = 'rate') < now() - 365d", "min_users": 0},
+    ]})  # fmt: skip
+    loaded.apply(config)
+    state = loaded.state(now=float(end))
+    members = {
+        s.spec.id: {state.user_ids[i] for i in s.members.nonzero()[0]} for s in state.segments
+    }
+    assert members["recent"] == {u for u, n in recent.items() if n >= 5}
+    assert members["lovers"] == {u for u, total in high_sum.items() if total >= 400}
+    last: dict[str, int] = {}
+    for user, _movie, _rating, stamp in rows:
+        last[user] = max(last.get(user, 0), stamp)
+    assert members["lapsed"] == {u for u, t in last.items() if t < end - 365 * 86400}
+    assert members["recent"] and members["lovers"] and members["lapsed"]

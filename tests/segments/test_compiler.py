@@ -90,7 +90,7 @@ def test_count_conditions_see_the_event_item() -> None:
         ("count(within = 'soon') > 1", "users", "positive duration"),
         ("count(within = 0d) > 1", "users", "positive duration"),
         ("count(event = 'x') > 'many'", "users", "compare it with a number"),
-        ("age > 30d", "users", "only fits count"),
+        ("age > 30d", "users", "fits in arithmetic"),
         ("event = 'click'", "users", "only means something inside count"),
         ("count(genra = 'x') > 1", "users", "did you mean 'genre'?"),
     ],

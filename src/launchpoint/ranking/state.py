@@ -18,7 +18,7 @@ from scipy import sparse
 
 from launchpoint.domain.segments import SegmentSpec
 from launchpoint.ranking.signals import CONSUMED_TYPES, event_weights
-from launchpoint.segments.compiler import CompiledRule, compile_rule
+from launchpoint.segments.compiler import NOW_KEY, CompiledRule, compile_rule
 from launchpoint.segments.membership import (
     EventColumns,
     aggregate_values,
@@ -80,7 +80,9 @@ class WorkspaceState:
     def rule_row(self, user: int) -> dict[str, Any]:
         """The row a user rule sees for this user: attributes and aggregate values."""
         row = dict(self.user_rows[user])
-        row.update((key, float(values[user])) for key, values in self.aggregates.items())
+        for key, values in self.aggregates.items():
+            value = float(values[user])
+            row[key] = None if value != value else value  # NaN: no such event
         return row
 
     def allowed_for(self, user: int) -> BoolArray:
@@ -102,23 +104,27 @@ class WorkspaceState:
 
 
 def _keys(rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Field names a rule may use; '@' keys are the engine's own (now, aggregate values)."""
     out: set[str] = set()
     for row in rows:
         out.update(row)
-    return out
+    return {key for key in out if not key.startswith("@")}
 
 
-def user_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields a user rule sees: attributes, then the built-ins, which win."""
+def user_row(record: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The fields a user rule sees: attributes, then the built-ins, which win, and the time
+    the rule is evaluated at (what now() returns)."""
     row = dict(record.get("attributes") or {})
     row.update(id=record["id"], created_at=record["created_at"])
+    row[NOW_KEY] = now
     return row
 
 
-def item_row(record: Mapping[str, Any]) -> dict[str, Any]:
+def item_row(record: Mapping[str, Any], now: float) -> dict[str, Any]:
     row = dict(record.get("attributes") or {})
     for key in ("id", "title", "text", "categories", "available", "created_at", "sensitive"):
         row[key] = record[key]
+    row[NOW_KEY] = now
     return row
 
 
@@ -132,13 +138,13 @@ def build_state(
 ) -> WorkspaceState:
     now = time.time() if now is None else now
     user_records = list(users)
-    user_rows = [user_row(u) for u in user_records]
+    user_rows = [user_row(u, now) for u in user_records]
     personalised = np.fromiter(
         (u.get("personalisation", True) is not False for u in user_records), bool, len(user_rows)
     )
     user_ids = [r["id"] for r in user_rows]
     user_index = {uid: i for i, uid in enumerate(user_ids)}
-    item_rows = [item_row(i) for i in items]
+    item_rows = [item_row(i, now) for i in items]
     item_ids = [r["id"] for r in item_rows]
     item_index = {iid: i for i, iid in enumerate(item_ids)}
     available = np.fromiter((bool(r["available"]) for r in item_rows), bool, len(item_rows))

@@ -48,6 +48,14 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Arith:
+    op: str  # "+" or "-"
+    left: Node
+    right: Node
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class Compare:
     op: str
     left: Node
@@ -104,7 +112,19 @@ class Not:
 
 
 Node = (
-    Literal | Duration | Field | Call | Compare | In | Between | IsNull | Contains | And | Or | Not
+    Literal
+    | Duration
+    | Field
+    | Call
+    | Arith
+    | Compare
+    | In
+    | Between
+    | IsNull
+    | Contains
+    | And
+    | Or
+    | Not
 )
 
 
@@ -115,7 +135,7 @@ def walk(node: Node) -> list[Node]:
     match node:
         case Call(args=args):
             children = args
-        case Compare(left=a, right=b) | Contains(container=a, member=b):
+        case Compare(left=a, right=b) | Contains(container=a, member=b) | Arith(left=a, right=b):
             children = (a, b)
         case In(left=a, options=opts):
             children = (a, *opts)

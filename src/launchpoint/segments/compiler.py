@@ -8,11 +8,13 @@ aggregates. Missing values behave as in SQL WHERE: any comparison with them is f
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from typing import Literal as TLiteral
 
+from launchpoint.domain.timeutil import to_epoch
 from launchpoint.errors import ErrorDetail, RuleError
 from launchpoint.segments import ast
 from launchpoint.segments.parser import parse_duration, parse_rule
@@ -26,19 +28,31 @@ ITEM_BUILTINS = frozenset(
     {"id", "title", "text", "categories", "available", "created_at", "sensitive"}
 )
 EVENT_FIELDS = frozenset({"event", "type", "value", "item_id"})
-FUNCTIONS = ("count",)
+# Aggregates over the user's own events, each taking the same arguments: conditions on the
+# event and its item, and an optional `within = <duration>`.
+AGGREGATES = {
+    "count": "the number of matching events",
+    "sum": "the sum of the matching events' values",
+    "distinct": "the number of distinct items among the matching events",
+    "first_seen": "the time of the first matching event (null if none)",
+    "last_seen": "the time of the latest matching event (null if none)",
+}
+NUMERIC_AGGREGATES = frozenset({"count", "sum", "distinct"})
+FUNCTIONS = (*AGGREGATES, "now")
 MAX_AGGREGATES = 20
+NOW_KEY = "@now"  # rows carry the evaluation time under this key
 
 
 @dataclass(frozen=True)
 class Aggregate:
-    """``count(conditions, within=...)`` over one user's events. ``key`` names its value in a
-    user row (``"@" + canonical text``) so identical aggregates are computed once."""
+    """``count(conditions, within=...)`` and its kin over one user's events. ``key`` names its
+    value in a user row (``"@" + canonical text``) so identical aggregates are computed once."""
 
     key: str
     condition: Evaluator | None  # evaluated on an event row: event fields + its item's fields
     window_seconds: float | None
     uses_value: bool = False  # whether the condition reads the event's value
+    kind: str = "count"  # one of AGGREGATES
 
 
 @dataclass(frozen=True)
@@ -130,8 +144,20 @@ def _number(value: Any) -> float | None:
         try:
             return float(value)
         except ValueError:
-            return None
+            pass
+        if _DATE.match(value):  # a date or time compares with times, which are epoch seconds
+            try:
+                return to_epoch(value)
+            except ValueError:
+                return None
     return None
+
+
+def _arith(op: str, a: Any, b: Any) -> float | None:
+    na, nb = _number(a), _number(b)
+    if na is None or nb is None:
+        return None
+    return na + nb if op == "+" else na - nb
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -195,6 +221,9 @@ def _lookup(path: tuple[str, ...]) -> Evaluator:
     return get
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
 class _Compiler:
     def __init__(self, checker: _Checker) -> None:
         self.checker = checker
@@ -203,11 +232,20 @@ class _Compiler:
         match node:
             case ast.Literal(value=value):
                 return lambda row: value
-            case ast.Duration(pos=pos, text=text):
-                self.checker.fail(pos, f"a duration ({text}) only fits count(..., within = {text})")
-                return lambda row: None
+            case ast.Duration(pos=pos, text=text, seconds=seconds):
+                if scope != "arith":
+                    self.checker.fail(
+                        pos,
+                        f"a duration ({text}) fits in arithmetic (now() - {text}) or in "
+                        f"count(..., within = {text})",
+                    )
+                return lambda row: seconds
+            case ast.Arith(op=op, left=left, right=right):
+                inner = "arith" if scope in ("row", "arith") else scope
+                lf, rf = self.compile(left, inner), self.compile(right, inner)
+                return lambda row: _arith(op, lf(row), rf(row))
             case ast.Field():
-                self.checker.check_field(node, scope)
+                self.checker.check_field(node, "row" if scope == "arith" else scope)
                 path = node.path
                 if scope == "event" and path[0] == "item" and len(path) > 1:
                     path = path[1:]
@@ -258,6 +296,7 @@ class _Compiler:
         for a, b in ((left, right), (right, left)):
             if (
                 isinstance(a, ast.Call)
+                and a.name in NUMERIC_AGGREGATES
                 and isinstance(b, ast.Literal)
                 and (isinstance(b.value, bool) or not isinstance(b.value, int | float))
             ):
@@ -277,11 +316,16 @@ class _Compiler:
             )
             checker.fail(node.pos, f"unknown function {node.name!r}{hint}")
             return lambda row: None
+        if node.name == "now":
+            if node.args:
+                checker.fail(node.pos, "now() takes no arguments")
+            return lambda row: row.get(NOW_KEY)
+        name = node.name
         if checker.kind != "users":
-            checker.fail(node.pos, "count(...) counts a user's events; it only fits user rules")
+            checker.fail(node.pos, f"{name}(...) reads a user's events; it only fits user rules")
             return lambda row: None
         if scope == "event":
-            checker.fail(node.pos, "count(...) cannot be nested inside count(...)")
+            checker.fail(node.pos, f"{name}(...) cannot be nested inside another aggregate")
             return lambda row: None
         window: float | None = None
         conditions: list[ast.Node] = []
@@ -302,14 +346,16 @@ class _Compiler:
             condition = self.compile(combined, "event")
         key = aggregate_key(node)
         if key not in checker.aggregates and len(checker.aggregates) >= MAX_AGGREGATES:
-            checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different count(...)")
+            checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different aggregates")
         uses_value = any(
             isinstance(n, ast.Field) and n.path == ("value",)
             for c in conditions
             for n in ast.walk(c)
         )
-        checker.aggregates.setdefault(key, Aggregate(key, condition, window, uses_value))
-        return lambda row: row.get(key, 0)
+        checker.aggregates.setdefault(key, Aggregate(key, condition, window, uses_value, name))
+        if name in NUMERIC_AGGREGATES:
+            return lambda row: row.get(key, 0)
+        return lambda row: row.get(key)
 
     def _window(self, arg: ast.Compare) -> float | None:
         right = arg.right

@@ -7,8 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from launchpoint.domain.timeutil import to_iso
 from launchpoint.segments import ast
-from launchpoint.segments.compiler import CompiledRule, RuleSchema, aggregate_key, compile_node
+from launchpoint.segments.compiler import (
+    NOW_KEY,
+    NUMERIC_AGGREGATES,
+    CompiledRule,
+    RuleSchema,
+    aggregate_key,
+    compile_node,
+)
 
 Combinator = Literal["and", "or", "single"]
 
@@ -32,10 +40,16 @@ def _values(node: ast.Node, source: str, row: Mapping[str, Any]) -> dict[str, An
     values: dict[str, Any] = {}
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
-            count = row.get(aggregate_key(sub), 0)
-            values[source[sub.pos.start : sub.pos.end]] = (
-                int(count) if isinstance(count, float) and count.is_integer() else count
-            )
+            text = source[sub.pos.start : sub.pos.end]
+            if sub.name == "now":
+                values[text] = to_iso(row.get(NOW_KEY))
+            elif sub.name in NUMERIC_AGGREGATES:
+                count = row.get(aggregate_key(sub), 0)
+                values[text] = (
+                    int(count) if isinstance(count, float) and count.is_integer() else count
+                )
+            else:  # first_seen / last_seen: a time, or null when there is no such event
+                values[text] = to_iso(row.get(aggregate_key(sub)))
         elif isinstance(sub, ast.Field) and not _inside_call(node, sub):
             value: Any = row
             for part in sub.path:

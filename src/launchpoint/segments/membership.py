@@ -112,7 +112,8 @@ def aggregate_values(
     n_users: int,
     now: float,
 ) -> dict[str, FloatArray]:
-    """Per-user value of every aggregate, keyed by ``Aggregate.key``."""
+    """Per-user value of every aggregate, keyed by ``Aggregate.key``; NaN where a first/last
+    time has no event."""
     out: dict[str, FloatArray] = {}
     for aggregate in aggregates:
         if aggregate.key in out:
@@ -120,7 +121,29 @@ def aggregate_values(
         mask = event_condition_mask(aggregate, events, items, item_ids)
         if aggregate.window_seconds is not None:
             mask &= (events.ts >= now - aggregate.window_seconds) & (events.ts <= now)
-        out[aggregate.key] = np.bincount(events.user[mask], minlength=n_users).astype(np.float64)
+        out[aggregate.key] = _reduce(aggregate.kind, events, mask, n_users)
+    return out
+
+
+def _reduce(kind: str, events: EventColumns, mask: BoolArray, n_users: int) -> FloatArray:
+    users = events.user[mask]
+    if kind == "count":
+        return np.bincount(users, minlength=n_users).astype(np.float64)
+    if kind == "sum":
+        values = np.nan_to_num(events.value[mask], nan=0.0)
+        return np.bincount(users, weights=values, minlength=n_users).astype(np.float64)
+    if kind == "distinct":
+        pairs = np.unique(np.stack([users, events.item[mask]]), axis=1)
+        pairs = pairs[:, pairs[1] >= 0]  # events without an item are no item
+        return np.bincount(pairs[0], minlength=n_users).astype(np.float64)
+    times = events.ts[mask]
+    if kind == "first_seen":
+        out = np.full(n_users, np.inf)
+        np.minimum.at(out, users, times)
+    else:  # last_seen
+        out = np.full(n_users, -np.inf)
+        np.maximum.at(out, users, times)
+    out[~np.isfinite(out)] = np.nan
     return out
 
 
@@ -138,7 +161,8 @@ def evaluate_users(
     for i, row in enumerate(users):
         extended = dict(row)
         for key, column in zip(keys, columns, strict=True):
-            extended[key] = float(column[i])
+            value = float(column[i])
+            extended[key] = None if value != value else value  # NaN: no such event
         mask[i] = rule.matches(extended)
     return mask
 

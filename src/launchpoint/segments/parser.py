@@ -32,6 +32,8 @@ _TERMINAL_WORDS = {
     "RPAR": "')'",
     "COMMA": "','",
     "DOT": "'.'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
     "_AND": "'and'",
     "_OR": "'or'",
     "_NOT": "'not'",
@@ -114,6 +116,19 @@ class _ToAst(Transformer[Token, ast.Node]):
 
     def value_list(self, meta: Any, children: list[ast.Node]) -> tuple[ast.Node, ...]:
         return tuple(children)
+
+    def arith(self, meta: Any, children: list[Any]) -> ast.Node:
+        left, op, right = children
+        return ast.Arith(str(op), left, right, _pos(op, meta))
+
+    def neg(self, meta: Any, children: list[Any]) -> ast.Node:
+        minus, value = children
+        number = isinstance(value, ast.Literal) and isinstance(value.value, int | float)
+        if number and not isinstance(value.value, bool):
+            return ast.Literal(-value.value, _pos(minus, meta))
+        if isinstance(value, ast.Duration):
+            return ast.Duration(-value.seconds, "-" + value.text, _pos(minus, meta))
+        return ast.Arith("-", ast.Literal(0, _pos(minus)), value, _pos(minus, meta))
 
     def compare(self, meta: Any, children: list[Any]) -> ast.Node:
         left, op, right = children
