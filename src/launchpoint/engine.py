@@ -19,6 +19,7 @@ from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
+from launchpoint.segments.dependencies import evaluation_order
 from launchpoint.segments.explain import SegmentMembership, explain
 from launchpoint.segments.plan import Action, ApplyPlan, diff_fields, segment_change
 from launchpoint.segments.qualification import QualificationRow
@@ -161,11 +162,17 @@ class WorkspaceEngine:
             user_fields=state.user_fields or None, item_fields=state.item_fields or None
         )
         details: list[ErrorDetail] = []
+        needs = {
+            stored.id: set(compile_rule(stored.users, "users").segments)
+            for stored, _ in self.store.list_segments()
+        }
         for n, spec in enumerate(specs):
             rules: tuple[tuple[RuleKind, str], ...] = (("users", spec.users), ("items", spec.items))
             for kind, text in rules:
                 try:
-                    compile_rule(text, kind, schema)
+                    compiled = compile_rule(text, kind, schema)
+                    if kind == "users":
+                        needs[spec.id] = set(compiled.segments)
                 except RuleError as exc:
                     for d in exc.details:
                         details.append(
@@ -179,6 +186,7 @@ class WorkspaceEngine:
             first = details[0]
             more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
             raise RuleError(f"{first.loc}: {first.message}{more}", details)
+        evaluation_order(needs)  # segment('...') names known segments, with no cycle
 
     def plan(self, config: WorkspaceConfig) -> ApplyPlan:
         """What applying ``config`` would change, against the data as it is now: fields per

@@ -18,7 +18,14 @@ from scipy import sparse
 
 from launchpoint.domain.segments import SegmentSpec
 from launchpoint.ranking.signals import CONSUMED_TYPES, event_weights
-from launchpoint.segments.compiler import NOW_KEY, CompiledRule, compile_rule
+from launchpoint.segments.compiler import (
+    NOW_KEY,
+    CompiledRule,
+    affinity_key,
+    compile_rule,
+    segment_key,
+)
+from launchpoint.segments.dependencies import evaluation_order
 from launchpoint.segments.membership import (
     EventColumns,
     aggregate_values,
@@ -247,24 +254,46 @@ def _event_columns(
 
 def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> list[SegmentState]:
     """Members, eligible items, popularity and qualification of each segment that is not
-    archived, against this state's data, in priority order. Rules must be valid."""
+    archived, against this state's data, in priority order. Rules must be valid; a segment
+    named by segment('id') is evaluated before the segments that name it (from ``specs`` when
+    it is there, else from the state's own segments)."""
     events, positive = state.events, state.positive
-    compiled = [
-        (spec, compile_rule(spec.users, "users"), compile_rule(spec.items, "items"))
+    compiled = {
+        spec.id: (spec, compile_rule(spec.users, "users"), compile_rule(spec.items, "items"))
         for spec in specs
         if spec.status != "archived"
-    ]
-    aggregates = [a for _, rule, _ in compiled for a in rule.aggregates]
-    missing = [a for a in aggregates if a.key not in state.aggregates]
-    state.aggregates.update(
+    }
+    known = {s.spec.id: s for s in state.segments}
+    needs = {sid: set(rule.segments) for sid, (_, rule, _) in compiled.items()}
+    for names in list(needs.values()):
+        for name in names - needs.keys():  # named but not in specs: the state's own
+            needs[name] = set()
+    order = [sid for sid in evaluation_order(needs) if sid in compiled]
+    values = state.aggregates
+    aggregates = [a for _, rule, _ in compiled.values() for a in rule.aggregates]
+    missing = [a for a in aggregates if a.key not in values]
+    values.update(
         aggregate_values(
             missing, events, state.item_rows, state.item_ids, len(state.user_ids), state.now
         )
     )
-    values = state.aggregates
+    for _, rule, _ in compiled.values():
+        for category in rule.affinities:
+            values[affinity_key(category)] = _affinity_column(state, category)
     out: list[SegmentState] = []
-    for spec, user_rule, item_rule in compiled:
+    for segment_id in order:
+        spec, user_rule, item_rule = compiled[segment_id]
+        for name in user_rule.segments:
+            if name not in compiled:  # the state's own segment; archived ones have no members
+                other = known.get(name)
+                members_of = other.members if other is not None else None
+                values[segment_key(name)] = (
+                    members_of.astype(np.float64)
+                    if members_of is not None
+                    else np.zeros(len(state.user_ids))
+                )
         members = evaluate_users(user_rule, state.user_rows, values)
+        values[segment_key(segment_id)] = members.astype(np.float64)
         eligible = evaluate_items(item_rule, state.item_rows)
         n_items = int((eligible & state.available).sum())
         row = qualify(spec, int(members.sum()), n_items)
@@ -275,3 +304,16 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
         )
     out.sort(key=lambda s: (s.spec.priority, s.spec.id))
     return out
+
+
+def _affinity_column(state: WorkspaceState, category: str) -> FloatArray:
+    """Every user's affinity for ``category``: their positive interactions' share of it,
+    scaled so each user's strongest category is 1 (as in ranking); 0 for an unknown one."""
+    if category not in state.categories:
+        return np.zeros(len(state.user_ids))
+    by_category = (state.positive @ state.item_categories).tocsc()
+    column = np.asarray(by_category[:, state.categories.index(category)].todense()).ravel()
+    strongest = np.asarray(by_category.max(axis=1).todense()).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = np.where(strongest > 0, column / strongest, 0.0)
+    return scaled.astype(np.float64)

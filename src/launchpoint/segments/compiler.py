@@ -38,9 +38,17 @@ AGGREGATES = {
     "last_seen": "the time of the latest matching event (null if none)",
 }
 NUMERIC_AGGREGATES = frozenset({"count", "sum", "distinct"})
-FUNCTIONS = (*AGGREGATES, "now")
+FUNCTIONS = (*AGGREGATES, "now", "affinity", "segment")
 MAX_AGGREGATES = 20
 NOW_KEY = "@now"  # rows carry the evaluation time under this key
+
+
+def affinity_key(category: str) -> str:
+    return f"@affinity:{category}"
+
+
+def segment_key(segment_id: str) -> str:
+    return f"@segment:{segment_id}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,8 @@ class CompiledRule:
     node: ast.Node
     evaluate: Evaluator
     aggregates: tuple[Aggregate, ...]
+    affinities: tuple[str, ...] = ()  # categories named by affinity('...')
+    segments: tuple[str, ...] = ()  # segment ids named by segment('...')
 
     def matches(self, row: Row) -> bool:
         return bool(self.evaluate(row))
@@ -83,6 +93,8 @@ class _Checker:
         self.schema = schema
         self.errors: list[ErrorDetail] = []
         self.aggregates: dict[str, Aggregate] = {}
+        self.affinities: set[str] = set()
+        self.segments: set[str] = set()
 
     def fail(self, pos: ast.Pos, message: str) -> None:
         self.errors.append(
@@ -320,6 +332,8 @@ class _Compiler:
             if node.args:
                 checker.fail(node.pos, "now() takes no arguments")
             return lambda row: row.get(NOW_KEY)
+        if node.name in ("affinity", "segment"):
+            return self.named_value(node, scope)
         name = node.name
         if checker.kind != "users":
             checker.fail(node.pos, f"{name}(...) reads a user's events; it only fits user rules")
@@ -356,6 +370,26 @@ class _Compiler:
         if name in NUMERIC_AGGREGATES:
             return lambda row: row.get(key, 0)
         return lambda row: row.get(key)
+
+    def named_value(self, node: ast.Call, scope: str) -> Evaluator:
+        """affinity('category'): the user's interest in it, 0 to 1. segment('id'): whether the
+        user is a member of that segment (true or false)."""
+        checker = self.checker
+        name = node.name
+        argument = node.args[0] if len(node.args) == 1 else None
+        if not (isinstance(argument, ast.Literal) and isinstance(argument.value, str)):
+            checker.fail(node.pos, f"{name}(...) takes one quoted name, e.g. {name}('growth')")
+            return lambda row: None
+        if checker.kind != "users" or scope == "event":
+            checker.fail(node.pos, f"{name}(...) describes a user; it only fits user rules")
+            return lambda row: None
+        if name == "affinity":
+            checker.affinities.add(argument.value)
+            key = affinity_key(argument.value)
+            return lambda row: row.get(key, 0.0)
+        checker.segments.add(argument.value)
+        key = segment_key(argument.value)
+        return lambda row: bool(row.get(key, False))
 
     def _window(self, arg: ast.Compare) -> float | None:
         right = arg.right
@@ -424,4 +458,12 @@ def compile_rule(text: str, kind: RuleKind, schema: RuleSchema | None = None) ->
             f"{first.extra['column']}: {first.message}{more}",
             checker.errors,
         )
-    return CompiledRule(kind, text, node, evaluate, tuple(checker.aggregates.values()))
+    return CompiledRule(
+        kind,
+        text,
+        node,
+        evaluate,
+        tuple(checker.aggregates.values()),
+        tuple(sorted(checker.affinities)),
+        tuple(sorted(checker.segments)),
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from launchpoint.segments.compiler import Aggregate, CompiledRule
+from launchpoint.segments.compiler import Aggregate, CompiledRule, affinity_key, segment_key
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -151,7 +151,11 @@ def evaluate_users(
     rule: CompiledRule, users: Sequence[Mapping[str, Any]], values: Mapping[str, FloatArray]
 ) -> BoolArray:
     """Membership of every user in one rule."""
-    keys = [a.key for a in rule.aggregates]
+    keys = [
+        *(a.key for a in rule.aggregates),
+        *(affinity_key(c) for c in rule.affinities),
+        *(segment_key(s) for s in rule.segments),
+    ]
     mask = np.zeros(len(users), dtype=bool)
     if not keys:
         for i, row in enumerate(users):
