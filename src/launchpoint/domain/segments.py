@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 SegmentStatus = Literal["draft", "active", "archived"]
 Fallback = Literal["none", "popular"]
 RESERVED_SEGMENT_IDS = frozenset({"report", "preview"})
+ItemSource = Literal["rule", "behaviour", "both"]
+_DURATION = re.compile(r"^\d+(\.\d+)?[smhdw]$")
 
 
 class _Spec(BaseModel):
@@ -31,11 +34,23 @@ class SegmentSpec(_Spec):
         "Popular with {name}", max_length=256, description="Card reason; {name} is the segment."
     )
     status: SegmentStatus = "active"
+    items_from: ItemSource = Field(
+        "rule",
+        description="rule: the items the item rule allows; behaviour: the items the members "
+        "engaged with most in behaviour_window; both: those among the rule's items.",
+    )
+    behaviour_window: str = Field("30d", description="Window for items_from behaviour/both.")
+    behaviour_top: int = Field(50, ge=1, le=10_000, description="Items taken from behaviour.")
 
     @model_validator(mode="after")
     def _defaults(self) -> SegmentSpec:
         if self.id in RESERVED_SEGMENT_IDS:
             raise ValueError(f"segment id {self.id!r} is reserved (it names an API route)")
+        if not _DURATION.match(self.behaviour_window):
+            raise ValueError(
+                f"behaviour_window {self.behaviour_window!r} is not a duration; use e.g. "
+                "'30d', '12h' or '2w'"
+            )
         if not self.name:
             self.name = self.id
         if not self.title:

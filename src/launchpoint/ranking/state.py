@@ -32,6 +32,7 @@ from launchpoint.segments.membership import (
     evaluate_items,
     evaluate_users,
 )
+from launchpoint.segments.parser import parse_duration
 from launchpoint.segments.qualification import QualificationRow, qualify
 
 FloatArray = npt.NDArray[np.float64]
@@ -294,7 +295,7 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
                 )
         members = evaluate_users(user_rule, state.user_rows, values)
         values[segment_key(segment_id)] = members.astype(np.float64)
-        eligible = evaluate_items(item_rule, state.item_rows)
+        eligible = _eligible(state, spec, evaluate_items(item_rule, state.item_rows), members)
         n_items = int((eligible & state.available).sum())
         row = qualify(spec, int(members.sum()), n_items)
         popularity = np.asarray(positive[members].sum(axis=0), dtype=np.float64).ravel()
@@ -304,6 +305,31 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
         )
     out.sort(key=lambda s: (s.spec.priority, s.spec.id))
     return out
+
+
+def _eligible(
+    state: WorkspaceState, spec: SegmentSpec, by_rule: BoolArray, members: BoolArray
+) -> BoolArray:
+    """The segment's items: from its item rule, from its members' behaviour (the items they
+    engaged with most within behaviour_window), or the latter among the former."""
+    if spec.items_from == "rule":
+        return by_rule
+    events = state.events
+    window = parse_duration(spec.behaviour_window) or 0.0
+    recent = (events.ts >= state.now - window) & (events.ts <= state.now) & (events.item >= 0)
+    recent &= members[np.clip(events.user, 0, None)]
+    weights = np.clip(event_weights(events.types, events.type_code, events.value), 0.0, None)
+    engagement = np.bincount(
+        events.item[recent], weights=weights[recent], minlength=len(state.item_ids)
+    )
+    pool = engagement > 0
+    if spec.items_from == "both":
+        pool &= by_rule
+    candidates = np.flatnonzero(pool & state.available)
+    top = candidates[np.lexsort((candidates, -engagement[candidates]))[: spec.behaviour_top]]
+    chosen = np.zeros(len(state.item_ids), dtype=bool)
+    chosen[top] = True
+    return chosen
 
 
 def _affinity_column(state: WorkspaceState, category: str) -> FloatArray:

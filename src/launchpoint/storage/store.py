@@ -306,7 +306,9 @@ class WorkspaceStore:
             for spec in specs:
                 definition = spec.model_dump()
                 old = current.get(spec.id)
-                if old is not None and old[0] == definition:
+                # Compared as specs, so a definition stored before a field existed equals
+                # the same definition with that field at its default.
+                if old is not None and SegmentSpec.model_validate(old[0]) == spec:
                     continue
                 version = old[1] + 1 if old else 1
                 stmt = self._insert(t.segments).values(
