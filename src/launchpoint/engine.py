@@ -15,6 +15,7 @@ import numpy as np
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfig
+from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
@@ -22,10 +23,11 @@ from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.dependencies import evaluation_order
 from launchpoint.segments.explain import SegmentMembership, explain
 from launchpoint.segments.plan import Action, ApplyPlan, diff_fields, segment_change
-from launchpoint.segments.qualification import QualificationRow
+from launchpoint.segments.qualification import QualificationRow, with_trend
 from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
 
+HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 DEFAULT_SURFACE = SurfaceSpec()
 
@@ -138,7 +140,15 @@ class WorkspaceEngine:
                 now=now,
             )
             self._state = current
+            self._record_qualification(current)
             return current
+
+    def _record_qualification(self, state: WorkspaceState) -> None:
+        rows = [
+            (s.spec.id, s.qualification.members, s.qualification.items, s.qualification.qualifies)
+            for s in state.segments
+        ]
+        self.store.record_qualification(rows, at=state.now, every=HISTORY_EVERY_SECONDS)
 
     def _fresh(self, state: WorkspaceState, now: float | None) -> bool:
         if now is not None:
@@ -315,8 +325,21 @@ class WorkspaceEngine:
         members = found.members.nonzero()[0]
         return len(members), [state.user_ids[i] for i in members[offset : offset + limit]]
 
-    def report(self, *, now: float | None = None) -> list[QualificationRow]:
-        return [s.qualification for s in self.state(now=now).segments]
+    def report(
+        self, *, now: float | None = None, trend_days: float = 7.0
+    ) -> list[QualificationRow]:
+        """Qualification per segment, with its figures of ``trend_days`` ago (the last kept at
+        or before then) and whether it is about to drop out."""
+        state = self.state(now=now)
+        before = self.store.qualification_at(state.now - trend_days * 86400)
+        rows = []
+        for s in state.segments:
+            kept = before.get(s.spec.id)
+            if kept is None:
+                rows.append(with_trend(s.qualification, None, None, None))
+            else:
+                rows.append(with_trend(s.qualification, to_iso(kept[0]), kept[1], kept[2]))
+        return rows
 
     # -- surfaces and ribbons ------------------------------------------------------------
     def surfaces(self) -> dict[str, SurfaceSpec]:
@@ -369,6 +392,13 @@ class Launchpoint:
                     engine = WorkspaceEngine(store, self.settings)
                     self._engines[wid] = engine
         return engine
+
+    def refresh(self) -> None:
+        """Bring every workspace this process serves up to date: what a server runs every
+        refresh_seconds, so qualification is re-evaluated (and its history kept) even when no
+        request comes."""
+        for engine in list(self._engines.values()):
+            engine.state()
 
     def close(self) -> None:
         self.db.dispose()

@@ -529,6 +529,10 @@ def test_segments_report_as_table_and_json(cli: Cli) -> None:
         "users_test",
         "items_test",
         "qualifies",
+        "trend_since",
+        "members_before",
+        "items_before",
+        "at_risk",
     }
 
 

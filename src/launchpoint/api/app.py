@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from launchpoint import __version__
 from launchpoint.api.errors import install_error_handlers
@@ -14,13 +17,25 @@ from launchpoint.api.routes import events, items, segment_spec, segments, stats,
 from launchpoint.engine import Launchpoint
 from launchpoint.settings import Settings
 
+log = logging.getLogger("launchpoint.api")
+
 
 def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None = None) -> FastAPI:
     lp = launchpoint or Launchpoint(settings or Settings())
 
+    async def refresh_on_schedule() -> None:
+        while True:
+            await asyncio.sleep(lp.settings.refresh_seconds)
+            try:
+                await run_in_threadpool(lp.refresh)
+            except Exception:  # a failed refresh must not end the schedule
+                log.exception("scheduled refresh failed")
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(refresh_on_schedule())
         yield
+        task.cancel()
         if launchpoint is None:
             lp.close()
 

@@ -53,13 +53,21 @@ def print_report(rows: list[QualificationRow]) -> None:
         ("items", "right"),
         ("users test", "left"),
         ("items test", "left"),
+        ("7 days ago", "right"),
         ("shown", "left"),
     ):
         table.add_column(name, justify=justify, no_wrap=name == "segment")  # type: ignore[arg-type]
     for r in rows:
         shown = "[green]Y[/]" if r.qualifies else "[red]N[/]"
+        if r.at_risk:
+            shown += " [yellow](at risk)[/]"
         if r.status != "active":
             shown += f" ({r.status})"
+        before = (
+            f"{r.members_before:,} / {r.items_before:,}"
+            if r.members_before is not None and r.items_before is not None
+            else "-"
+        )
         table.add_row(
             str(r.priority),
             r.segment_id,
@@ -67,6 +75,7 @@ def print_report(rows: list[QualificationRow]) -> None:
             f"{r.items:,}",
             r.users_test,
             r.items_test,
+            before,
             shown,
         )
     console.print(table)

@@ -371,6 +371,60 @@ class WorkspaceStore:
             )
         return [dict(r) for r in rows]
 
+    def record_qualification(
+        self, rows: Sequence[tuple[str, int, int, bool]], at: float, every: float
+    ) -> int:
+        """Keep (segment, members, items, qualifies) at time ``at`` for the report's trend: a
+        segment's row is written when its figures changed since the last one kept, or when
+        that one is older than ``every`` seconds. Returns how many were written."""
+        c = t.qualification_history.c
+        written = 0
+        with self.db.write() as conn:
+            for segment_id, members, items, qualifies in rows:
+                last = conn.execute(
+                    select(c.at, c.members, c["items"])  # c.items is the collection's method
+                    .where(c.workspace_id == self.workspace_id, c.segment_id == segment_id)
+                    .order_by(c.at.desc())
+                    .limit(1)
+                ).first()
+                if last is not None and last[0] >= at:
+                    continue  # a pinned clock in the past: history only moves forward
+                unchanged = last is not None and (last[1], last[2]) == (members, items)
+                if unchanged and last is not None and at - last[0] < every:
+                    continue
+                conn.execute(
+                    self._insert(t.qualification_history).values(
+                        workspace_id=self.workspace_id,
+                        segment_id=segment_id,
+                        at=at,
+                        members=members,
+                        items=items,
+                        qualifies=qualifies,
+                    )
+                )
+                written += 1
+        return written
+
+    def qualification_at(self, at: float) -> dict[str, tuple[float, int, int]]:
+        """Per segment, the last figures kept at or before ``at``: (when, members, items)."""
+        c = t.qualification_history.c
+        latest = (
+            select(c.segment_id, func.max(c.at).label("at"))
+            .where(c.workspace_id == self.workspace_id, c.at <= at)
+            .group_by(c.segment_id)
+            .subquery()
+        )
+        query = (
+            select(c.segment_id, c.at, c.members, c["items"])
+            .join(
+                latest,
+                (c.segment_id == latest.c.segment_id) & (c.at == latest.c.at),
+            )
+            .where(c.workspace_id == self.workspace_id)
+        )
+        with self.db.read() as conn:
+            return {row[0]: (row[1], row[2], row[3]) for row in conn.execute(query).all()}
+
     def list_surfaces(self) -> dict[str, SurfaceSpec]:
         c = t.surfaces.c
         with self.db.read() as conn:

@@ -101,3 +101,14 @@ surfaces = Table(
     Column("definition", JSON, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+qualification_history = Table(
+    "qualification_history",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("segment_id", String(128), primary_key=True),
+    Column("at", Float, primary_key=True),
+    Column("members", Integer, nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("qualifies", Boolean, nullable=False),
+)
