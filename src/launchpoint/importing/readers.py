@@ -302,14 +302,26 @@ def _read_csv(
                 if i < width and (cell := cells[i].strip()):
                     data[field] = cell
             extra = {n: light_type(c) for n, i in extras if i < width and (c := cells[i].strip())}
-            try:
-                _unpack_nested(kind, data, extra, extra_field)
-            except ValueError as exc:
-                yield row_error(kind, source, line, str(exc))
-                continue
-            yield validate_record(kind, source, line, data, messages)
+            yield _finish_row(kind, source, line, data, extra, extra_field, messages)
 
     return produce
+
+
+def _finish_row(
+    kind: RecordKind,
+    source: str,
+    line: int,
+    data: dict[str, Any],
+    extra: dict[str, Any],
+    extra_field: str,
+    messages: Mapping[str, str],
+) -> ParsedRow:
+    """The record from a row's mapped fields and its extra columns, or the row's error."""
+    try:
+        _unpack_nested(kind, data, extra, extra_field)
+    except ValueError as exc:
+        return row_error(kind, source, line, str(exc))
+    return validate_record(kind, source, line, data, messages)
 
 
 def _unpack_nested(
@@ -367,12 +379,7 @@ def _read_jsonl(plan: _Plan, path: Path) -> Callable[[list[LineReader]], Iterato
                 if obj.get(key) is not None:
                     data[field] = obj[key]
             extra = {k: v for k, v in obj.items() if k not in consumed and v is not None}
-            try:
-                _unpack_nested(kind, data, extra, extra_field)
-            except ValueError as exc:
-                yield row_error(kind, source, line, str(exc))
-                continue
-            yield validate_record(kind, source, line, data, messages)
+            yield _finish_row(kind, source, line, data, extra, extra_field, messages)
 
     return produce
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -102,13 +103,24 @@ class WorkspaceState:
                 allowed[items] = False
         return allowed
 
+    @cached_property
+    def category_interest(self) -> sparse.csr_matrix:
+        """users x categories: each user's positive interactions per category, every row
+        scaled so the user's strongest category is 1. What ranking and affinity() read."""
+        by_category = sparse.csr_matrix(self.positive @ self.item_categories)
+        if by_category.shape[1] == 0:  # a catalogue without categories
+            return by_category
+        strongest = np.asarray(by_category.max(axis=1).todense()).ravel()
+        scale = np.divide(1.0, strongest, out=np.zeros_like(strongest), where=strongest > 0)
+        return sparse.csr_matrix(sparse.diags(scale) @ by_category)
+
     def category_affinity(self, user: int) -> FloatArray:
         """The user's positive interest in each category, scaled so the strongest is 1."""
-        row = self.interactions.getrow(user)
-        row.data = np.clip(row.data, 0.0, None)
-        affinity = np.asarray((row @ self.item_categories).todense()).ravel()
-        top = affinity.max(initial=0.0)
-        return affinity / top if top > 0 else affinity
+        interest = self.category_interest
+        row = np.zeros(len(self.categories))
+        start, end = interest.indptr[user], interest.indptr[user + 1]
+        row[interest.indices[start:end]] = interest.data[start:end]
+        return row
 
 
 def _keys(rows: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -333,13 +345,8 @@ def _eligible(
 
 
 def _affinity_column(state: WorkspaceState, category: str) -> FloatArray:
-    """Every user's affinity for ``category``: their positive interactions' share of it,
-    scaled so each user's strongest category is 1 (as in ranking); 0 for an unknown one."""
+    """Every user's affinity for ``category`` (as ranking sees it); 0 for an unknown one."""
     if category not in state.categories:
         return np.zeros(len(state.user_ids))
-    by_category = (state.positive @ state.item_categories).tocsc()
-    column = np.asarray(by_category[:, state.categories.index(category)].todense()).ravel()
-    strongest = np.asarray(by_category.max(axis=1).todense()).ravel()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.where(strongest > 0, column / strongest, 0.0)
-    return scaled.astype(np.float64)
+    column = state.category_interest[:, state.categories.index(category)]
+    return np.asarray(column.todense(), dtype=np.float64).ravel()

@@ -66,8 +66,7 @@ def segment_change(
     """``members_*`` are None where the segment has none (absent, or archived)."""
     fields = diff_fields(before, after)
     action: Action = "create" if before is None else ("update" if fields else "unchanged")
-    was = members_before if members_before is not None else None
-    now = members_after if members_after is not None else None
+    was, now = members_before, members_after
     n_before = int(was.sum()) if was is not None else 0
     n_after = int(now.sum()) if now is not None else 0
     if was is not None and now is not None:
