@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from launchpoint import __version__
 from launchpoint.api.errors import install_error_handlers
 from launchpoint.api.limits import BodySizeLimit
-from launchpoint.api.routes import events, items, segment_spec, segments, stats, users
+from launchpoint.api.routes import ROUTERS
 from launchpoint.engine import Launchpoint
 from launchpoint.settings import Settings
 
@@ -48,8 +48,8 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
     app.state.launchpoint = lp
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
-    for module in (items, users, events, segment_spec, segments, stats):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
 
     @app.get("/healthz", tags=["workspace"], summary="Liveness and schema revision")
     def healthz() -> dict[str, str | None]:

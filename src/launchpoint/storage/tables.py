@@ -112,3 +112,76 @@ qualification_history = Table(
     Column("items", Integer, nullable=False),
     Column("qualifies", Boolean, nullable=False),
 )
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # The public part of a key ("lp_<id>_<secret>"); only a hash of the secret is stored.
+    Column("id", String(64), primary_key=True),
+    Column("workspace_id", String(128), nullable=False),
+    Column("name", String(256), nullable=False, default=""),
+    Column("secret_hash", String(256), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("rate_per_second", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_api_keys_workspace", "workspace_id"),
+)
+
+exposures = Table(
+    "exposures",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("recommendation_id", String(64), primary_key=True),
+    Column("user_id", String(256), nullable=False),
+    Column("surface", String(128), nullable=False),
+    # [{"item_id", "position", "ribbon"}...]: what was shown, where.
+    Column("items", JSON, nullable=False),
+    Column("experiment_id", String(128), nullable=True),
+    Column("variant", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_exposures_user", "workspace_id", "user_id", "created_at"),
+)
+
+# Users deleted on request: late events for them are dropped, never stored.
+suppressed_users = Table(
+    "suppressed_users",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("deleted_at", Float, nullable=False),
+)
+
+# What a user changed about their inferred profile, kept apart from explicit attributes.
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("removed_interests", JSON, nullable=False),
+    Column("opt_outs", JSON, nullable=False),
+    # Implicit interests only count events after this moment (a reset).
+    Column("reset_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Per-workspace documents: onboarding questions, signal weights, ...
+workspace_settings = Table(
+    "workspace_settings",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("definition", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("workspace_id", String(128), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
