@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +17,12 @@ from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfig
 from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import ErrorDetail, InvalidInput, NotFound, RuleError
+from launchpoint.experiments.service import ExperimentService, ServingExperiments
+from launchpoint.profiles.control import LOCATION_FIELDS, UserControl
+from launchpoint.profiles.interests import SignalConfig
+from launchpoint.profiles.onboarding import Onboarding
+from launchpoint.ranking.exposure import ExposureLog, exposure_row
+from launchpoint.ranking.overlay import take_events
 from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
@@ -26,10 +32,16 @@ from launchpoint.segments.plan import Action, ApplyPlan, diff_fields, segment_ch
 from launchpoint.segments.qualification import QualificationRow, with_trend
 from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
+from launchpoint.storage.experiments import ExperimentStore
+from launchpoint.storage.people import PeopleStore
+from launchpoint.storage.store import EventInsert
 
 HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 DEFAULT_SURFACE = SurfaceSpec()
+# Surface settings an experiment variant may override here; the rest (algorithm, blend
+# weights, guardrails) reach the pipeline's stages.
+SURFACE_OVERRIDES = frozenset({"layers", "cards", "fallback"})
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,15 @@ class IngestResult:
     received: int
     stored: int
     duplicates: int = 0
+    suppressed: int = 0  # events of deleted users, dropped
 
     def as_dict(self) -> dict[str, int]:
-        return {"received": self.received, "stored": self.stored, "duplicates": self.duplicates}
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "suppressed": self.suppressed,
+        }
 
 
 @dataclass(frozen=True)
@@ -61,10 +79,23 @@ class ApplyResult:
 
 
 class WorkspaceEngine:
-    def __init__(self, store: WorkspaceStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: WorkspaceStore,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.people = PeopleStore(store.db, store.workspace_id, store)
+        self._clock = clock  # what "now" is: injected by tests that move time on
+        self.exposures = ExposureLog(self.people.log_exposures)
+        self.control = UserControl(
+            store, self.people, self.state, self._mark_stale, clock, self.exposures.flush
+        )
         self._state: WorkspaceState | None = None
+        self._experiments = ServingExperiments()  # loaded with the state
+        self._pinned = False  # the state was built at a given ``now``
         self._surfaces: dict[str, SurfaceSpec] = {}
         self._lock = threading.Lock()
         # Writes through this engine mark the state stale at once; writes by other processes
@@ -87,12 +118,34 @@ class WorkspaceEngine:
     def add_users(self, records: Sequence[UserIn]) -> IngestResult:
         stored = self.store.upsert_users(records)
         self._stale = True
-        return IngestResult(len(records), stored)
+        return IngestResult(len(records), stored, suppressed=len({r.id for r in records}) - stored)
 
     def add_events(self, records: Sequence[EventIn]) -> IngestResult:
-        stored, duplicates = self.store.insert_events(records)
+        """Store events; once committed, take them into the serving state at once (their
+        users' interests, aggregates and memberships), so the next request sees them."""
+        result = self.store.insert_events(records)
+        self._take_in(result)
+        return IngestResult(len(records), result.inserted, result.duplicates, result.suppressed)
+
+    def _take_in(self, result: EventInsert) -> None:
+        if result.version is None:
+            return
+        with self._lock:
+            state = self._state
+            if (
+                state is not None
+                and not self._stale
+                and not self._pinned
+                and result.rows is not None
+                and state.version == result.version - 1  # no other write since the build
+                and take_events(state, result.rows, self._clock())
+            ):
+                state.version = result.version
+            else:
+                self._stale = True
+
+    def _mark_stale(self) -> None:
         self._stale = True
-        return IngestResult(len(records), stored, duplicates)
 
     def stats(self) -> dict[str, Any]:
         return {"workspace": self.workspace_id, **self.store.stats()}
@@ -131,15 +184,22 @@ class WorkspaceEngine:
                 return current
             specs = [spec for spec, _ in self.store.list_segments()]
             self._surfaces = self.store.list_surfaces()
+            profiles = self.people.profiles()
             current = build_state(
                 version,
-                self.store.iter_users(),
+                _without_location(self.store.iter_users(), profiles),
                 self.store.iter_items(),
                 self.store.iter_event_tuples(),
                 specs,
-                now=now,
+                now=self._clock() if now is None else now,
+                signals=self.signals(),
+                profiles=profiles,
             )
+            self._experiments = ExperimentService(
+                ExperimentStore(self.store.db, self.workspace_id)
+            ).serving()
             self._state = current
+            self._pinned = now is not None
             self._record_qualification(current)
             return current
 
@@ -153,7 +213,32 @@ class WorkspaceEngine:
     def _fresh(self, state: WorkspaceState, now: float | None) -> bool:
         if now is not None:
             return state.now == now
-        return time.time() - state.built_at < self.settings.refresh_seconds
+        return not self._pinned and self._clock() - state.now < self.settings.refresh_seconds
+
+    # -- workspace documents -------------------------------------------------------------
+    def signals(self) -> SignalConfig:
+        stored = self.people.setting("signals") or {}
+        return SignalConfig(
+            weights={**SignalConfig().weights, **stored.get("weights", {})},
+            half_life_days=float(stored.get("half_life_days", SignalConfig().half_life_days)),
+        )
+
+    def put_signals(self, weights: Mapping[str, float], half_life_days: float) -> SignalConfig:
+        self.people.save_setting(
+            "signals", {"weights": dict(weights), "half_life_days": half_life_days}
+        )
+        self._stale = True
+        return self.signals()
+
+    def onboarding(self) -> Onboarding:
+        return Onboarding.model_validate(self.people.setting("onboarding") or {})
+
+    def put_onboarding(self, onboarding: Onboarding) -> Onboarding:
+        self.people.save_setting("onboarding", onboarding.model_dump())
+        return onboarding
+
+    def answer_onboarding(self, user_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+        return self.control.answer_onboarding(user_id, self.onboarding(), answers)
 
     # -- segments ------------------------------------------------------------------------
     def segments(self) -> list[tuple[SegmentSpec, int]]:
@@ -362,14 +447,46 @@ class WorkspaceEngine:
 
     def ribbons(self, request: RibbonRequest, *, now: float | None = None) -> RibbonPage:
         surface = self.surface(request.surface)
-        return build_ribbons(self.state(now=now), request, surface)
+        state = self.state(now=now)
+        personal = True
+        if request.surface.startswith("email"):
+            opted = self.people.profiles_of([request.user_id]).get(request.user_id, {})
+            personal = "email" not in (opted.get("opt_outs") or ())
+        resolution = self._experiments.resolve(request.user_id, request.surface)
+        if resolution.kind == "experiment":
+            known = {k: v for k, v in resolution.overrides.items() if k in SURFACE_OVERRIDES}
+            surface = SurfaceSpec.model_validate({**surface.model_dump(), **known})
+        page = build_ribbons(state, request, surface, personal=personal and resolution.personalised)
+        self.exposures.record(
+            exposure_row(page, resolution.experiment_id, resolution.exposure_variant)
+        )
+        return page
+
+
+def _without_location(
+    users: Iterator[dict[str, Any]], profiles: Mapping[str, Mapping[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """User records as rules may see them: no location for users who opted out of it."""
+    for user in users:
+        edits = profiles.get(user["id"])
+        if edits is not None and "location" in (edits.get("opt_outs") or ()):
+            attributes = user["attributes"]
+            user["attributes"] = {k: v for k, v in attributes.items() if k not in LOCATION_FIELDS}
+        yield user
 
 
 class Launchpoint:
     """One process's handle on a database, handing out one engine per workspace."""
 
-    def __init__(self, settings: Settings, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        migrate: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
+        self._clock = clock
         self.db = Database(settings.resolved_database_url)
         if migrate:
             self.db.migrate()
@@ -389,7 +506,7 @@ class Launchpoint:
                 if engine is None:
                     store = WorkspaceStore(self.db, wid)
                     store.ensure()
-                    engine = WorkspaceEngine(store, self.settings)
+                    engine = WorkspaceEngine(store, self.settings, self._clock)
                     self._engines[wid] = engine
         return engine
 
@@ -401,4 +518,6 @@ class Launchpoint:
             engine.state()
 
     def close(self) -> None:
+        for engine in list(self._engines.values()):
+            engine.exposures.close()
         self.db.dispose()

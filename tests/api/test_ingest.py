@@ -22,7 +22,7 @@ def ingest(client: TestClient, path: str, body: Any, **kwargs: Any) -> dict[str,
     response = client.post(path, json=body, **kwargs)
     assert response.status_code == 201, response.text
     result: dict[str, int] = response.json()
-    assert set(result) == {"received", "stored", "duplicates"}
+    assert set(result) == {"received", "stored", "duplicates", "suppressed"}
     return result
 
 
@@ -47,9 +47,10 @@ def test_items_one_and_batch_are_stored_and_counted(client: TestClient) -> None:
         "received": 1,
         "stored": 1,
         "duplicates": 0,
+        "suppressed": 0,
     }
     batch = {"items": [{"id": f"b{k}", "title": f"Batch {k}"} for k in range(5)]}
-    assert ingest(client, "/v1/items/batch", batch) == {"received": 5, "stored": 5, "duplicates": 0}
+    assert ingest(client, "/v1/items/batch", batch) == {"received": 5, "stored": 5, "duplicates": 0, "suppressed": 0}
     assert stats(client)["items"] == 6
 
 
@@ -74,7 +75,7 @@ def test_a_batch_repeating_an_item_id_keeps_the_last_version(client: TestClient)
 def test_users_one_and_batch_are_stored_and_counted(client: TestClient) -> None:
     ingest(client, "/v1/users", {"id": "u1", "attributes": {"region": "eu"}})
     result = ingest(client, "/v1/users/batch", {"users": [{"id": "u2"}, {"id": "u3"}]})
-    assert result == {"received": 2, "stored": 2, "duplicates": 0}
+    assert result == {"received": 2, "stored": 2, "duplicates": 0, "suppressed": 0}
     assert stats(client)["users"] == 3
 
 
@@ -172,6 +173,7 @@ def test_one_event_and_a_batch_are_stored_and_counted(client: TestClient) -> Non
         "received": 3,
         "stored": 3,
         "duplicates": 0,
+        "suppressed": 0,
     }
     assert stats(client)["events"] == 4
 
@@ -179,7 +181,7 @@ def test_one_event_and_a_batch_are_stored_and_counted(client: TestClient) -> Non
 def test_events_are_idempotent_by_message_id(client: TestClient) -> None:
     assert ingest(client, "/v1/events", _event(message_id="m1"))["stored"] == 1
     again = ingest(client, "/v1/events", _event(message_id="m1"))
-    assert again == {"received": 1, "stored": 0, "duplicates": 1}
+    assert again == {"received": 1, "stored": 0, "duplicates": 1, "suppressed": 0}
     # The message id is the key: a different body under the same id is still the same message.
     changed = ingest(client, "/v1/events", _event(message_id="m1", type="click", value=3))
     assert changed["duplicates"] == 1
@@ -189,7 +191,7 @@ def test_events_are_idempotent_by_message_id(client: TestClient) -> None:
 
 def test_events_without_message_id_are_idempotent_by_their_content(client: TestClient) -> None:
     assert ingest(client, "/v1/events", _event())["stored"] == 1
-    assert ingest(client, "/v1/events", _event()) == {"received": 1, "stored": 0, "duplicates": 1}
+    assert ingest(client, "/v1/events", _event()) == {"received": 1, "stored": 0, "duplicates": 1, "suppressed": 0}
     # The same instant written another way is the same event.
     for same in (T0_EPOCH, T0_EPOCH * 1000, "2024-05-01T14:00:00+02:00"):
         assert ingest(client, "/v1/events", _event(timestamp=same))["duplicates"] == 1, same
@@ -213,6 +215,7 @@ def test_a_batch_with_a_repeated_message_id_stores_it_once(client: TestClient) -
         "received": 3,
         "stored": 2,
         "duplicates": 1,
+        "suppressed": 0,
     }
     assert stats(client)["events_by_type"] == {"click": 1, "view": 1}  # the first 'a' wins
     second = {"events": [_event(message_id="b"), _event(message_id="c")]}
@@ -220,6 +223,7 @@ def test_a_batch_with_a_repeated_message_id_stores_it_once(client: TestClient) -
         "received": 2,
         "stored": 1,
         "duplicates": 1,
+        "suppressed": 0,
     }
 
 
@@ -231,6 +235,7 @@ def test_a_batch_with_repeated_content_and_no_message_ids_stores_it_once(
         "received": 3,
         "stored": 2,
         "duplicates": 1,
+        "suppressed": 0,
     }
 
 

@@ -31,7 +31,7 @@ def post(client: TestClient, path: str, body: Any, **kwargs: Any) -> dict[str, A
     response = client.post(path, json=body, **kwargs)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
-    assert set(result) == {"received", "stored", "duplicates", "rejected"}
+    assert set(result) == {"received", "stored", "duplicates", "suppressed", "rejected"}
     assert result["received"] == result["stored"] + result["duplicates"] + len(result["rejected"])
     return result
 
@@ -66,6 +66,7 @@ def test_track_is_stored_as_an_event_and_answers_200(
         "received": 1,
         "stored": 1,
         "duplicates": 0,
+        "suppressed": 0,
         "rejected": [],
     }
     assert stored_events(launchpoint) == [("u1", "p1", "product_viewed", 9.5, T0_EPOCH)]
@@ -75,7 +76,7 @@ def test_track_is_stored_as_an_event_and_answers_200(
 def test_track_is_idempotent_by_message_id(client: TestClient) -> None:
     assert post(client, "/v1/track", track(messageId="m1"))["stored"] == 1
     again = post(client, "/v1/track", track(messageId="m1", event="Other", sentAt=T0))
-    assert again == {"received": 1, "stored": 0, "duplicates": 1, "rejected": []}
+    assert again == {"received": 1, "stored": 0, "duplicates": 1, "suppressed": 0, "rejected": []}
     assert stats(client)["events"] == 1
 
 
@@ -162,6 +163,7 @@ def test_identify_merges_traits_and_keeps_consents_and_personalisation(client: T
         "received": 1,
         "stored": 1,
         "duplicates": 0,
+        "suppressed": 0,
         "rejected": [],
     }
     after = client.get("/v1/users/u1").json()
@@ -207,6 +209,7 @@ def test_a_batch_stores_tracks_and_identifies(client: TestClient) -> None:
         "received": 3,
         "stored": 3,
         "duplicates": 0,
+        "suppressed": 0,
         "rejected": [],
     }
     assert stats(client)["events_by_type"] == {"product_viewed": 1, "purchase": 1}

@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, SurfaceSpec, UserIn
 from launchpoint.engine import Launchpoint
 from launchpoint.storage import Database, WorkspaceStore, head_revision
+from launchpoint.storage.store import EventInsert
 from launchpoint.storage.tables import metadata
 
 
@@ -46,9 +47,12 @@ def test_items_upsert_replaces_and_repeats_change_nothing(launchpoint: Launchpoi
 def test_events_are_idempotent_by_message_id(launchpoint: Launchpoint) -> None:
     store = _store(launchpoint)
     first = [EventIn(message_id=f"m{n}", user_id="u", type="view", timestamp=n) for n in range(10)]
-    assert store.insert_events(first) == (10, 0)
-    assert store.insert_events([*first[:5], first[0]]) == (0, 6)
-    assert store.insert_events([EventIn(user_id="u", type="view", timestamp=1)] * 2) == (1, 1)
+    assert _counts(store.insert_events(first)) == (10, 0)
+    assert _counts(store.insert_events([*first[:5], first[0]])) == (0, 6)
+    assert _counts(store.insert_events([EventIn(user_id="u", type="view", timestamp=1)] * 2)) == (
+        1,
+        1,
+    )
     assert store.stats()["events"] == 11
 
 
@@ -57,7 +61,10 @@ def test_workspaces_are_isolated_and_ids_repeat_across_them(launchpoint: Launchp
     a.upsert_users([UserIn(id="same", attributes={"side": "a"})])
     b.upsert_users([UserIn(id="same", attributes={"side": "b"})])
     a.insert_events([EventIn(message_id="m", user_id="same", type="view")])
-    assert b.insert_events([EventIn(message_id="m", user_id="same", type="view")]) == (1, 0)
+    assert _counts(b.insert_events([EventIn(message_id="m", user_id="same", type="view")])) == (
+        1,
+        0,
+    )
     assert a.get_user("same")["attributes"] == {"side": "a"}  # type: ignore[index]
     assert b.get_user("same")["attributes"] == {"side": "b"}  # type: ignore[index]
     b.save_segments([SegmentSpec(id="s")])
@@ -147,3 +154,7 @@ def test_config_is_saved_in_one_transaction(launchpoint: Launchpoint) -> None:
     assert store.save_config([SegmentSpec(id="s")], {"home": SurfaceSpec(layers=4)}) == ["s"]
     assert store.data_version() == before + 1
     assert store.list_surfaces()["home"].layers == 4
+
+
+def _counts(result: EventInsert) -> tuple[int, int]:
+    return result.inserted, result.duplicates

@@ -31,6 +31,7 @@ class IngestPublic(BaseModel):
     received: int
     stored: int
     duplicates: int = 0
+    suppressed: int = Field(0, description="Events of deleted users, dropped.")
 
 
 class CardPublic(BaseModel):

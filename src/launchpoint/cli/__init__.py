@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from launchpoint.cli import data, segments, server
+from launchpoint.cli import data, experiments, segments, server
 from launchpoint.cli.common import CliState
 
 app = typer.Typer(
@@ -44,6 +44,8 @@ app.command("ribbons")(segments.ribbons)
 app.add_typer(segments.segments_app, name="segments")
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
+app.add_typer(experiments.experiments_app, name="experiments")
+app.command("simulate")(experiments.simulate)
 
 
 def main() -> None:

@@ -42,7 +42,16 @@ KNOWN_EVENT_TYPES = (
 )
 
 
-_USER_ROUTES = ("/ribbons", "/segments")
+_USER_ROUTES = (
+    "/ribbons",
+    "/segments",
+    "/profile",
+    "/profile/reset",
+    "/personalisation",
+    "/consents",
+    "/export",
+    "/onboarding",
+)
 
 
 def routable_user_id(value: str) -> str:

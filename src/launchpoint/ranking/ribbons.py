@@ -51,8 +51,7 @@ def allowed_items(state: WorkspaceState, user: int) -> npt.NDArray[np.bool_]:
     """Items the user may be shown: available, not consumed, and no sensitive topic the user
     has not consented to."""
     mask = state.available & state.allowed_for(user)
-    consumed = state.consumed.indices[state.consumed.indptr[user] : state.consumed.indptr[user + 1]]
-    mask[consumed] = False
+    mask[state.consumed_items(user)] = False
     return mask
 
 
@@ -112,8 +111,10 @@ def _card(state: WorkspaceState, item: int, score: float, reason: str, signal: s
 
 
 def build_ribbons(
-    state: WorkspaceState, request: RibbonRequest, surface: SurfaceSpec
+    state: WorkspaceState, request: RibbonRequest, surface: SurfaceSpec, *, personal: bool = True
 ) -> RibbonPage:
+    """``personal=False``: the non-personalised experience (the user opted out of it for this
+    surface), as for a user with personalisation off."""
     user = state.user_index.get(request.user_id)
     if user is None:
         raise NotFound(f"user {request.user_id!r} does not exist in this workspace")
@@ -121,7 +122,7 @@ def build_ribbons(
     k = request.cards or surface.cards
     ribbons: list[Ribbon] = []
     allowed = allowed_items(state, user)
-    if state.personalised[user]:
+    if personal and state.personalised[user]:
         affinity = state.category_affinity(user)
         item_affinity = state.item_categories @ affinity
         for segment in state.segments:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +32,7 @@ def event_weights(
     types: tuple[str, ...],
     type_code: npt.NDArray[np.int16],
     value: npt.NDArray[np.float64],
-    weights: dict[str, float] | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> npt.NDArray[np.float64]:
     """The weight of every event; unknown custom types weigh 1 like a view."""
     table = weights or DEFAULT_EVENT_WEIGHTS

@@ -18,6 +18,13 @@ import numpy.typing as npt
 from scipy import sparse
 
 from launchpoint.domain.segments import SegmentSpec
+from launchpoint.profiles.interests import (
+    ProfileEdits,
+    SignalConfig,
+    combine,
+    interest_matrix,
+    scale_rows,
+)
 from launchpoint.ranking.signals import CONSUMED_TYPES, event_weights
 from launchpoint.segments.compiler import (
     NOW_KEY,
@@ -75,8 +82,14 @@ class WorkspaceState:
     top_popularity: float  # the highest popularity among available items
     events: EventColumns  # kept so segment definitions can be tried against this state
     positive: sparse.csr_matrix  # interactions clipped at 0: what popularity counts
+    interest: sparse.csr_matrix  # users x categories: signed, decayed implicit interest
+    signals: SignalConfig = field(default_factory=SignalConfig)
+    edits: ProfileEdits = field(default_factory=lambda: ProfileEdits.none(0))
     aggregates: dict[str, FloatArray] = field(default_factory=dict)  # key -> value per user
     segments: list[SegmentState] = field(default_factory=list)
+    segment_order: list[str] = field(default_factory=list)  # dependencies first
+    # Users whose events arrived after the build: their own, exact, up-to-date view.
+    overlays: dict[int, Any] = field(default_factory=dict)
 
     @property
     def user_fields(self) -> set[str]:
@@ -105,22 +118,53 @@ class WorkspaceState:
 
     @cached_property
     def category_interest(self) -> sparse.csr_matrix:
-        """users x categories: each user's positive interactions per category, every row
-        scaled so the user's strongest category is 1. What ranking and affinity() read."""
-        by_category = sparse.csr_matrix(self.positive @ self.item_categories)
-        if by_category.shape[1] == 0:  # a catalogue without categories
-            return by_category
-        strongest = np.asarray(by_category.max(axis=1).todense()).ravel()
-        scale = np.divide(1.0, strongest, out=np.zeros_like(strongest), where=strongest > 0)
-        return sparse.csr_matrix(sparse.diags(scale) @ by_category)
+        """users x categories: implicit interest scaled to -1..1 per user, before the users'
+        own edits (removed and stated interests; see ``category_affinity``)."""
+        return scale_rows(self.interest)
 
     def category_affinity(self, user: int) -> FloatArray:
-        """The user's positive interest in each category, scaled so the strongest is 1."""
+        """The user's affinity for each category, -1..1: implicit interest scaled, with the
+        user's removed interests at 0 and stated ones at least STATED_INTEREST. What ranking
+        and affinity() read."""
+        overlay = self.overlays.get(user)
+        if overlay is not None:
+            return np.asarray(overlay.affinity, dtype=np.float64)
+        return self.with_edits(user, self.scaled_interest(user))
+
+    def scaled_interest(self, user: int) -> FloatArray:
+        """The user's row of ``category_interest``, dense."""
         interest = self.category_interest
         row = np.zeros(len(self.categories))
         start, end = interest.indptr[user], interest.indptr[user + 1]
         row[interest.indices[start:end]] = interest.data[start:end]
         return row
+
+    def with_edits(self, user: int, scaled: FloatArray) -> FloatArray:
+        if user in self.edits.no_inferred:
+            scaled = np.zeros_like(scaled)
+        return combine(
+            scaled,
+            self.categories,
+            self.edits.removed.get(user, frozenset()),
+            self.edits.stated.get(user, frozenset()),
+        )
+
+    def consumed_items(self, user: int) -> npt.NDArray[np.int32]:
+        """Items the user is not offered again (purchased, rated, dismissed...)."""
+        consumed = self.consumed
+        own = consumed.indices[consumed.indptr[user] : consumed.indptr[user + 1]]
+        overlay = self.overlays.get(user)
+        if overlay is not None and overlay.consumed:
+            return np.union1d(own, np.fromiter(overlay.consumed, np.int32)).astype(np.int32)
+        return np.asarray(own, dtype=np.int32)
+
+    @cached_property
+    def events_by_user(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(order, indptr): events.user[order] is sorted; user u's events are
+        order[indptr[u]:indptr[u+1]], oldest first."""
+        order = np.lexsort((self.events.ts, self.events.user))
+        indptr = np.searchsorted(self.events.user[order], np.arange(len(self.user_ids) + 1))
+        return order, indptr
 
 
 def _keys(rows: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -155,8 +199,13 @@ def build_state(
     event_chunks: Iterable[Sequence[tuple[Any, ...]]],
     specs: Sequence[SegmentSpec],
     now: float | None = None,
+    *,
+    signals: SignalConfig | None = None,
+    profiles: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> WorkspaceState:
+    """``profiles``: user id -> the user's profile edits (removed_interests, reset_at)."""
     now = time.time() if now is None else now
+    signals = signals or SignalConfig()
     user_records = list(users)
     user_rows = [user_row(u, now) for u in user_records]
     personalised = np.fromiter(
@@ -184,7 +233,8 @@ def build_state(
 
     events = _event_columns(event_chunks, user_index, item_index)
     n_users, n_items = len(user_ids), len(item_ids)
-    weights = event_weights(events.types, events.type_code, events.value)
+    weights = event_weights(events.types, events.type_code, events.value, signals.weights)
+    edits = _profile_edits(user_records, user_index, profiles or {})
     has_item = events.item >= 0
     interactions = sparse.csr_matrix(
         (weights[has_item], (events.user[has_item], events.item[has_item])),
@@ -224,9 +274,60 @@ def build_state(
         top_popularity=float(popularity[available].max(initial=0.0)),
         events=events,
         positive=positive,
+        interest=interest_matrix(
+            events.user,
+            events.item,
+            weights,
+            events.ts,
+            item_categories,
+            n_users,
+            now,
+            signals,
+            edits.reset_at,
+        ),
+        signals=signals,
+        edits=edits,
     )
     state.segments = evaluate_segments(state, specs)
+    needs = {s.spec.id: set(s.user_rule.segments) for s in state.segments}
+    state.segment_order = [sid for sid in evaluation_order(needs) if sid in needs]
     return state
+
+
+def stated_interests(attributes: Mapping[str, Any]) -> frozenset[str]:
+    """Categories a user stated (the ``interests`` attribute: onboarding, profile edits)."""
+    value = attributes.get("interests")
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, list):
+        return frozenset(str(v) for v in value)
+    return frozenset()
+
+
+def _profile_edits(
+    user_records: Sequence[Mapping[str, Any]],
+    user_index: Mapping[str, int],
+    profiles: Mapping[str, Mapping[str, Any]],
+) -> ProfileEdits:
+    edits = ProfileEdits.none(len(user_records))
+    removed: dict[int, frozenset[str]] = {}
+    stated: dict[int, frozenset[str]] = {}
+    no_inferred: set[int] = set()
+    for user_id, profile in profiles.items():
+        u = user_index.get(user_id)
+        if u is None:
+            continue
+        if "inferred_interests" in (profile.get("opt_outs") or ()):
+            no_inferred.add(u)
+        if profile.get("reset_at") is not None:
+            edits.reset_at[u] = float(profile["reset_at"])
+        if profile.get("removed_interests"):
+            removed[u] = frozenset(profile["removed_interests"])
+    for u, record in enumerate(user_records):
+        own = stated_interests(record.get("attributes") or {})
+        if own:
+            stated[u] = own
+    return ProfileEdits(edits.reset_at, removed, stated, frozenset(no_inferred))
 
 
 def _sensitive_items(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.NDArray[np.intp]]:
@@ -348,5 +449,10 @@ def _affinity_column(state: WorkspaceState, category: str) -> FloatArray:
     """Every user's affinity for ``category`` (as ranking sees it); 0 for an unknown one."""
     if category not in state.categories:
         return np.zeros(len(state.user_ids))
-    column = state.category_interest[:, state.categories.index(category)]
-    return np.asarray(column.todense(), dtype=np.float64).ravel()
+    k = state.categories.index(category)
+    column = np.asarray(state.category_interest[:, k].todense(), dtype=np.float64).ravel()
+    for user in {*state.edits.removed, *state.edits.stated, *state.edits.no_inferred}:
+        column[user] = state.with_edits(user, state.scaled_interest(user))[k]
+    for user, overlay in state.overlays.items():
+        column[user] = overlay.affinity[k]
+    return column

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select, update
@@ -16,6 +17,9 @@ from launchpoint.storage.database import Database, dumps_json
 
 T = TypeVar("T")
 EVENT_CHUNK = 5000
+# Up to this many events in one call, the store says which it stored (one more query), so
+# the serving state takes them in at once; bigger batches are imports, which rebuild it.
+REALTIME_ROWS = 500
 _EVENT_COLUMNS = (
     "workspace_id",
     "message_id",
@@ -41,12 +45,17 @@ class WorkspaceStore:
         module = postgresql if self.db.dialect == "postgresql" else sqlite
         return module.insert(table)
 
-    def _bump(self, conn: Connection) -> None:
+    def _bump(self, conn: Connection) -> int:
+        """Move the workspace's data version on, in the writer's transaction; the new one."""
         conn.execute(
             update(t.workspaces)
             .where(t.workspaces.c.id == self.workspace_id)
             .values(data_version=t.workspaces.c.data_version + 1)
         )
+        version = conn.execute(
+            select(t.workspaces.c.data_version).where(t.workspaces.c.id == self.workspace_id)
+        ).scalar_one()
+        return int(version)
 
     def ensure(self, name: str = "") -> None:
         """Create the workspace row if it is missing."""
@@ -89,7 +98,12 @@ class WorkspaceStore:
         return self._upsert(t.items, values, columns)
 
     def upsert_users(self, records: Sequence[UserIn]) -> int:
+        """Create or replace users; a deleted (suppressed) user is not created again. Returns
+        how many were stored."""
         rows = {r.id: r for r in records}
+        with self.db.read() as conn:
+            for user_id in self._suppressed_among(conn, set(rows)):
+                del rows[user_id]
         now = time.time()
         values = [
             {
@@ -129,9 +143,11 @@ class WorkspaceStore:
             self._bump(conn)
         return len(values)
 
-    def insert_events(self, records: Sequence[EventIn]) -> tuple[int, int]:
+    def insert_events(self, records: Sequence[EventIn]) -> EventInsert:
         """Store new events; an event whose message id is already stored is a duplicate and
-        changes nothing. Returns (inserted, duplicates). Committed before it returns."""
+        changes nothing, and events of a deleted (suppressed) user are dropped. Committed
+        before it returns. For batches up to ``REALTIME_ROWS`` the result names the rows that
+        were stored, so the serving state can take them in without a rebuild."""
         now = time.time()
         unique: dict[str, tuple[Any, ...]] = {}
         for r in records:
@@ -149,16 +165,53 @@ class WorkspaceStore:
                     dumps_json(r.properties),
                     now,
                 )
-        if not unique:
-            return 0, len(records)
         rows = list(unique.values())
-        inserted = 0
+        inserted = suppressed = 0
+        stored_rows: list[tuple[Any, ...]] | None = None
+        version: int | None = None
         with self.db.write() as conn:
+            blocked = self._suppressed_among(conn, {row[2] for row in rows})
+            if blocked:
+                kept = [row for row in rows if row[2] not in blocked]
+                suppressed, rows = len(rows) - len(kept), kept
+            if rows and len(rows) <= REALTIME_ROWS:
+                known = self._stored_message_ids(conn, [row[1] for row in rows])
+                stored_rows = [row for row in rows if row[1] not in known]
             for chunk in _chunks(rows, EVENT_CHUNK):
                 inserted += self._insert_event_rows(conn, chunk)
             if inserted:
-                self._bump(conn)
-        return inserted, len(records) - inserted
+                version = self._bump(conn)
+        if stored_rows is not None and len(stored_rows) != inserted:
+            stored_rows = None  # another writer raced us: which rows are ours is not known
+        return EventInsert(
+            inserted,
+            len(records) - inserted - suppressed,
+            suppressed,
+            version,
+            [_event_tuple(row) for row in stored_rows] if stored_rows is not None else None,
+        )
+
+    def _suppressed_among(self, conn: Connection, user_ids: set[str]) -> set[str]:
+        c = t.suppressed_users.c
+        ws = self.workspace_id
+        if (
+            not user_ids
+            or not conn.execute(select(c.user_id).where(c.workspace_id == ws).limit(1)).first()
+        ):
+            return set()
+        out: set[str] = set()
+        ids = sorted(user_ids)
+        for part in _chunks(ids, 500):
+            query = select(c.user_id).where(c.workspace_id == ws, c.user_id.in_(part))
+            out.update(row[0] for row in conn.execute(query))
+        return out
+
+    def _stored_message_ids(self, conn: Connection, message_ids: list[str]) -> set[str]:
+        c = t.events.c
+        query = select(c.message_id).where(
+            c.workspace_id == self.workspace_id, c.message_id.in_(message_ids)
+        )
+        return {row[0] for row in conn.execute(query)}
 
     def _insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         """Insert events, and a bare user for every user id not stored yet (a track call may
@@ -435,6 +488,20 @@ class WorkspaceStore:
 
     def save_surfaces(self, surfaces: dict[str, SurfaceSpec]) -> None:
         self.save_config([], surfaces)
+
+
+@dataclass(frozen=True)
+class EventInsert:
+    inserted: int
+    duplicates: int
+    suppressed: int  # events of deleted users, dropped
+    version: int | None  # the data version this write produced; None: nothing written
+    # (user_id, item_id, type, value, ts) of the events stored, when the batch was small.
+    rows: list[tuple[Any, ...]] | None
+
+
+def _event_tuple(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (row[2], row[3], row[4], row[5], row[6])
 
 
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from launchpoint.api.routes import events, items, segment_spec, segments, stats, users
+from launchpoint.api.routes import (
+    events,
+    experiments,
+    items,
+    profiles,
+    segment_spec,
+    segments,
+    stats,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = tuple(
-    module.router for module in (items, users, events, segment_spec, segments, stats)
+    # profiles before users: the user routes end in a catch-all GET /v1/users/{id:path}.
+    module.router
+    for module in (items, profiles, users, events, segment_spec, segments, stats, experiments)
 )

@@ -63,6 +63,7 @@ class SegmentIngestPublic(BaseModel):
     received: int
     stored: int
     duplicates: int = 0
+    suppressed: int = Field(0, description="Calls for deleted users, dropped.")
     rejected: list[RejectedCall] = Field(default_factory=list)
 
 
@@ -111,15 +112,15 @@ def post_batch(body: BatchCall, ws: Workspace) -> SegmentIngestPublic:
         )
     # Users first, as an identify usually comes before the calls that use its traits. Each
     # write commits before it returns, so whatever this answers is stored.
-    if users:
-        ws.add_users(users)
+    suppressed = ws.add_users(users).suppressed if users else 0
     events = [event for _, event in plan.events]
     result = ws.add_events(events) if events else None
-    identified = len(plan.identifies) - len(refused)
+    identified = len(plan.identifies) - len(refused) - suppressed
     return SegmentIngestPublic(
         received=len(body.batch),
         stored=identified + (result.stored if result else 0),
         duplicates=result.duplicates if result else 0,
+        suppressed=suppressed + (result.suppressed if result else 0),
         rejected=[RejectedCall(index=r.index, reason=r.reason) for r in rejected],
     )
 

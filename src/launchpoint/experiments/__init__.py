@@ -1,0 +1,1 @@
+"""Experiments: assignment, rollout, exposure attribution, analysis and the simulator."""

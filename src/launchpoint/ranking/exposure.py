@@ -1,0 +1,98 @@
+"""The exposure log: what each answer showed (recommendation id, user, surface, items and
+positions, experiment variant), written off the request path.
+
+A request only appends to a queue; one writer thread stores the queue in batches, so serving
+never waits on a database write. ``flush()`` waits until everything queued so far is stored
+(tests, shutdown, and before a user's data is exported or deleted).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from launchpoint.domain.ribbons import RibbonPage
+
+log = logging.getLogger("launchpoint.exposure")
+
+BATCH = 500
+
+
+def exposure_row(
+    page: RibbonPage, experiment_id: str | None = None, variant: str | None = None
+) -> dict[str, Any]:
+    items = [
+        {"item_id": card.item_id, "position": n, "ribbon": ribbon.segment_id or ribbon.kind}
+        for ribbon in page.ribbons
+        for n, card in enumerate(ribbon.cards)
+    ]
+    return {
+        "recommendation_id": page.recommendation_id,
+        "user_id": page.user_id,
+        "surface": page.surface,
+        "items": items,
+        "experiment_id": experiment_id,
+        "variant": variant,
+        "created_at": time.time(),
+    }
+
+
+class ExposureLog:
+    def __init__(self, write: Callable[[Sequence[Mapping[str, Any]]], None]) -> None:
+        self._write = write
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def record(self, row: dict[str, Any]) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="launchpoint-exposures", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put(row)
+
+    def flush(self) -> None:
+        """Return once every exposure recorded before the call is stored."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                return
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    row = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if row is None:  # close: store what we have, then stop
+                    self._queue.task_done()
+                    self._store(batch)
+                    return
+                batch.append(row)
+            self._store(batch)
+
+    def _store(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._write(batch)
+        except Exception:  # one failed batch must not stop the log
+            log.exception("could not store %d exposures", len(batch))
+        finally:
+            for _ in batch:
+                self._queue.task_done()
