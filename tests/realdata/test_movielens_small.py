@@ -135,3 +135,35 @@ def test_aggregate_segments_match_an_independent_count(
         last[user] = max(last.get(user, 0), stamp)
     assert members["lapsed"] == {u for u, t in last.items() if t < end - 365 * 86400}
     assert members["recent"] and members["lovers"] and members["lapsed"]
+
+
+def test_genre_aggregates_match_pandas(loaded: WorkspaceEngine, movielens_small: Path) -> None:
+    """'Rates Sci-Fi more than Drama' and 'tagged a Sci-Fi film', against pandas joins of the
+    raw files."""
+    import pandas as pd
+
+    ratings = pd.read_csv(movielens_small / "ratings.csv")
+    movies = pd.read_csv(movielens_small / "movies.csv")
+    tags = pd.read_csv(movielens_small / "tags.csv")
+    genres = movies.assign(genre=movies["genres"].str.split("|")).explode("genre")
+    rated = ratings.merge(genres[["movieId", "genre"]], on="movieId")
+    per_genre = rated.pivot_table(
+        index="userId", columns="genre", values="rating", aggfunc="count", fill_value=0
+    )
+    scifi_fans = {str(u) for u in per_genre.index[per_genre["Sci-Fi"] > per_genre["Drama"]]}
+    tagged = tags.merge(genres[["movieId", "genre"]], on="movieId")
+    scifi_taggers = {str(u) for u in tagged.loc[tagged["genre"] == "Sci-Fi", "userId"]}
+    config = WorkspaceConfig.model_validate({"segments": [
+        {"id": "scifi_over_drama", "min_users": 0, "users":
+            "count(event = 'rate' and categories contains 'Sci-Fi') > "
+            "count(event = 'rate' and categories contains 'Drama')"},
+        {"id": "scifi_taggers", "min_users": 0,
+         "users": "count(event = 'tag' and categories contains 'Sci-Fi') >= 1"},
+    ]})  # fmt: skip
+    loaded.apply(config)
+    state = loaded.state(now=float(ratings["timestamp"].max()) + 1)
+    members = {
+        s.spec.id: {state.user_ids[i] for i in s.members.nonzero()[0]} for s in state.segments
+    }
+    assert members["scifi_over_drama"] == scifi_fans and scifi_fans
+    assert members["scifi_taggers"] == scifi_taggers and scifi_taggers
