@@ -6,9 +6,12 @@ one JSON envelope with the status the class carries::
     LaunchpointError            500  something went wrong inside the engine
     ├── InvalidInput            422  the request or file is malformed (what, where, allowed)
     │   └── RuleError           422  a segment rule does not parse or does not type-check
+    ├── Unauthorized            401  no API key, or one that is malformed, unknown or revoked
+    ├── Forbidden               403  a valid key whose workspace or scopes do not reach this
     ├── NotFound                404  an id that does not exist in this workspace
     ├── Conflict                409  the request contradicts stored state
-    └── PayloadTooLarge         413  a request body over its size limit
+    ├── PayloadTooLarge         413  a request body over its size limit
+    └── TooManyRequests         429  a key over its rate limit; ``retry_after`` says when to retry
 """
 
 from __future__ import annotations
@@ -70,3 +73,33 @@ class Conflict(LaunchpointError):
 class PayloadTooLarge(LaunchpointError):
     status = 413
     code = "payload_too_large"
+
+
+class Unauthorized(LaunchpointError):
+    status = 401
+    code = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # RFC 9110: a 401 names the scheme the client should use.
+        return {"WWW-Authenticate": 'Bearer realm="launchpoint"'}
+
+
+class Forbidden(LaunchpointError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(LaunchpointError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, retry_after: int, details: list[ErrorDetail] | None = None
+    ) -> None:
+        super().__init__(message, details)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

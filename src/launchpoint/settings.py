@@ -6,12 +6,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from launchpoint.errors import InvalidInput
 
 DEFAULT_DATA_DIR = Path("launchpoint-data")
+# Works as an admin key in development (with auth required) so the docs' examples run as they
+# are; production refuses it, as it refuses any admin key short or common enough to guess.
+DEV_ADMIN_KEY = "launchpoint-dev-admin-key"
+MIN_ADMIN_KEY_LENGTH = 32
+_WELL_KNOWN_SECRETS = frozenset(
+    {DEV_ADMIN_KEY, "changeme", "changethis", "secret", "admin", "password", "launchpoint"}
+)
 
 
 class Settings(BaseSettings):
@@ -41,15 +48,60 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         10_000_000, gt=0, description="Largest request body the API accepts."
     )
+    auth: Literal["auto", "required", "off"] = Field(
+        "auto",
+        description="API keys: required, off, or auto (off in development, required in "
+        "production).",
+    )
+    admin_key: SecretStr = Field(
+        SecretStr(DEV_ADMIN_KEY),
+        description="Bootstrap admin key of the default workspace; empty disables it. "
+        "Production refuses the default and keys under 32 characters.",
+    )
+    auth_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="How long a verified key is trusted before its row is read again; a "
+        "revoked key stops working within this time in every process.",
+    )
+    rate_limit_per_second: float = Field(
+        100.0,
+        ge=0,
+        description="Requests per second a key may make when it sets no rate; 0 means no limit.",
+    )
+    rate_limit_burst_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="A key may send this many seconds' worth of its rate at once.",
+    )
 
     @model_validator(mode="after")
     def _production(self) -> Settings:
-        if self.env == "production" and not self.database_url:
+        if self.env != "production":
+            return self
+        if not self.database_url:
             raise ValueError(
                 "LAUNCHPOINT_DATABASE_URL must be set in production; the embedded SQLite "
                 "default is for development"
             )
+        admin_key = self.admin_key.get_secret_value()
+        if admin_key and (
+            admin_key.lower() in _WELL_KNOWN_SECRETS or len(admin_key) < MIN_ADMIN_KEY_LENGTH
+        ):
+            raise ValueError(
+                "LAUNCHPOINT_ADMIN_KEY is the development default or too easy to guess; in "
+                f"production set it to at least {MIN_ADMIN_KEY_LENGTH} random characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(32))'), or to an "
+                "empty value to have no bootstrap admin key"
+            )
         return self
+
+    @property
+    def auth_required(self) -> bool:
+        """Whether the API asks every non-public request for a key."""
+        if self.auth == "auto":
+            return self.env == "production"
+        return self.auth == "required"
 
     @property
     def resolved_database_url(self) -> str:

@@ -114,6 +114,13 @@ EXPECTED = {
     ("demo",),
     ("segments",),
     ("segments", "report"),
+    ("keys",),
+    ("keys", "create"),
+    ("keys", "list"),
+    ("keys", "revoke"),
+    ("experiments",),
+    ("experiments", "report"),
+    ("simulate",),
 }
 
 

@@ -7,10 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from launchpoint import __version__
+from launchpoint.api.auth import authorize_route, install_auth
 from launchpoint.api.errors import install_error_handlers
 from launchpoint.api.limits import BodySizeLimit
 from launchpoint.api.routes import ROUTERS
@@ -44,10 +45,12 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
         version=__version__,
         description="Segments, ribbons and cards for every surface of a product, with reasons.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize_route)],
     )
     app.state.launchpoint = lp
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
+    install_auth(app, lp)
     for router in ROUTERS:
         app.include_router(router)
 

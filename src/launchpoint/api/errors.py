@@ -61,7 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LaunchpointError)
     async def _launchpoint(request: Request, exc: LaunchpointError) -> JSONResponse:
         body = exc.as_dict()
-        return envelope(exc.status, body["code"], body["message"], body["details"])
+        headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
+        return envelope(exc.status, body["code"], body["message"], body["details"], headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

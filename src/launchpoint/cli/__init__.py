@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from launchpoint.cli import data, experiments, segments, server
+from launchpoint.cli import data, experiments, keys, segments, server
 from launchpoint.cli.common import CliState
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.add_typer(segments.segments_app, name="segments")
 app.command("serve")(server.serve)
 app.command("demo")(server.demo)
 app.add_typer(experiments.experiments_app, name="experiments")
+app.add_typer(keys.keys_app, name="keys")
 app.command("simulate")(experiments.simulate)
 
 
