@@ -21,10 +21,18 @@ from launchpoint.experiments.service import ExperimentService, ServingExperiment
 from launchpoint.profiles.control import LOCATION_FIELDS, UserControl
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.profiles.onboarding import Onboarding
-from launchpoint.ranking.exposure import ExposureLog, exposure_row
+from launchpoint.ranking.exposure import ExposureLog, RecentExposures, exposure_row
+from launchpoint.ranking.guardrails import GuardedRibbon, GuardrailChain
 from launchpoint.ranking.overlay import take_events
-from launchpoint.ranking.ribbons import RibbonRequest, build_ribbons
+from launchpoint.ranking.pipeline import (
+    RibbonRequest,
+    ServingTools,
+    home_page,
+    user_signals,
+)
+from launchpoint.ranking.relevance import Relevance
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
+from launchpoint.recommenders.registry import ModelRegistry
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.dependencies import evaluation_order
 from launchpoint.segments.explain import SegmentMembership, explain
@@ -90,8 +98,19 @@ class WorkspaceEngine:
         self.people = PeopleStore(store.db, store.workspace_id, store)
         self._clock = clock  # what "now" is: injected by tests that move time on
         self.exposures = ExposureLog(self.people.log_exposures)
+        self.recent = RecentExposures()  # what rotation reads: shown, not engaged with
+        self.models = ModelRegistry.for_workspace(
+            settings.data_dir, store.workspace_id, check_interval=settings.version_check_seconds
+        )
+        self._tools: ServingTools | None = None
         self.control = UserControl(
-            store, self.people, self.state, self._mark_stale, clock, self.exposures.flush
+            store,
+            self.people,
+            self.state,
+            self._mark_stale,
+            clock,
+            self.exposures.flush,
+            self.recent.forget,
         )
         self._state: WorkspaceState | None = None
         self._experiments = ServingExperiments()  # loaded with the state
@@ -125,6 +144,9 @@ class WorkspaceEngine:
         users' interests, aggregates and memberships), so the next request sees them."""
         result = self.store.insert_events(records)
         self._take_in(result)
+        for record in records:  # engaging with an item ends its rotation count
+            if record.item_id is not None and record.type not in ("view", "dwell"):
+                self.recent.engaged(record.user_id, record.item_id)
         return IngestResult(len(records), result.inserted, result.duplicates, result.suppressed)
 
     def _take_in(self, result: EventInsert) -> None:
@@ -446,8 +468,16 @@ class WorkspaceEngine:
         raise NotFound(f"surface {surface_id!r} is not configured; known surfaces: {known}")
 
     def ribbons(self, request: RibbonRequest, *, now: float | None = None) -> RibbonPage:
+        return self.ribbons_explained(request, now=now)[0]
+
+    def ribbons_explained(
+        self, request: RibbonRequest, *, now: float | None = None
+    ) -> tuple[RibbonPage, list[GuardedRibbon], dict[str, Any]]:
+        """The page, the guardrails' view of each ribbon (notes; a trace with
+        ``request.explain``), and how it was served (algorithm, experiment, variant)."""
         surface = self.surface(request.surface)
-        state = self.state(now=now)
+        state, tools, relevance = self._serving(now)
+        clock = state.now if self._pinned else self._clock()
         personal = True
         if request.surface.startswith("email"):
             opted = self.people.profiles_of([request.user_id]).get(request.user_id, {})
@@ -456,11 +486,42 @@ class WorkspaceEngine:
         if resolution.kind == "experiment":
             known = {k: v for k, v in resolution.overrides.items() if k in SURFACE_OVERRIDES}
             surface = SurfaceSpec.model_validate({**surface.model_dump(), **known})
-        page = build_ribbons(state, request, surface, personal=personal and resolution.personalised)
+        rotation = surface.guardrails.no_repeats
+        ignored = self.recent.ignored(
+            request.user_id, state.item_index, clock, rotation.rotation_window_seconds
+        )
+        user = user_signals(
+            state,
+            request.user_id,
+            clock,
+            personal=personal and resolution.personalised,
+            ignored=ignored,
+        )
+        page, guarded = home_page(state, tools, relevance, request, surface, user)
+        shown = [card.item_id for ribbon in page.ribbons for card in ribbon.cards]
+        self.recent.shown(request.user_id, shown, clock)
         self.exposures.record(
             exposure_row(page, resolution.experiment_id, resolution.exposure_variant)
         )
-        return page
+        served = {
+            "algorithm": relevance.algorithm if user.personal else "non_personalised",
+            "model_version": self.models.active_version() if relevance.model else None,
+            "experiment_id": resolution.experiment_id,
+            "variant": resolution.exposure_variant,
+        }
+        return page, guarded, served
+
+    def _serving(self, now: float | None) -> tuple[WorkspaceState, ServingTools, Relevance]:
+        state = self.state(now=now)
+        tools = self._tools
+        if tools is None or tools.state is not state:
+            tools = self._tools = ServingTools.for_state(state)
+        model = self.models.active()
+        return state, tools, Relevance(state, model.for_state(state) if model else None)
+
+    def guardrail_chain(self, surface_id: str) -> GuardrailChain:
+        _, tools, _ = self._serving(None)
+        return tools.chain(surface_id, self.surface(surface_id))
 
 
 def _without_location(

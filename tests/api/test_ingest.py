@@ -50,7 +50,12 @@ def test_items_one_and_batch_are_stored_and_counted(client: TestClient) -> None:
         "suppressed": 0,
     }
     batch = {"items": [{"id": f"b{k}", "title": f"Batch {k}"} for k in range(5)]}
-    assert ingest(client, "/v1/items/batch", batch) == {"received": 5, "stored": 5, "duplicates": 0, "suppressed": 0}
+    assert ingest(client, "/v1/items/batch", batch) == {
+        "received": 5,
+        "stored": 5,
+        "duplicates": 0,
+        "suppressed": 0,
+    }
     assert stats(client)["items"] == 6
 
 
@@ -191,7 +196,12 @@ def test_events_are_idempotent_by_message_id(client: TestClient) -> None:
 
 def test_events_without_message_id_are_idempotent_by_their_content(client: TestClient) -> None:
     assert ingest(client, "/v1/events", _event())["stored"] == 1
-    assert ingest(client, "/v1/events", _event()) == {"received": 1, "stored": 0, "duplicates": 1, "suppressed": 0}
+    assert ingest(client, "/v1/events", _event()) == {
+        "received": 1,
+        "stored": 0,
+        "duplicates": 1,
+        "suppressed": 0,
+    }
     # The same instant written another way is the same event.
     for same in (T0_EPOCH, T0_EPOCH * 1000, "2024-05-01T14:00:00+02:00"):
         assert ingest(client, "/v1/events", _event(timestamp=same))["duplicates"] == 1, same

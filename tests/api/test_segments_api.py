@@ -13,6 +13,14 @@ from fastapi.testclient import TestClient
 DAY = 86400.0
 
 
+# Guardrails off: what these tests check is the segments, layers and order by score alone.
+PLAIN = {
+    "diversity": {"min_categories": 0},
+    "exploration": {"share": 0},
+    "no_repeats": {"across_ribbons": False, "rotate_after": 0},
+}
+
+
 def post(client: TestClient, path: str, body: Any, status: int = 201) -> Any:
     response = client.post(path, json=body)
     assert response.status_code == status, response.text
@@ -258,6 +266,7 @@ def test_apply_refuses_a_config_naming_a_segment_twice(client: TestClient) -> No
 def test_surfaces_put_and_get(client: TestClient) -> None:
     assert get(client, "/v1/surfaces") == {"surfaces": {}}
     home = put(client, "/v1/surfaces/home", {"layers": 3, "cards": 4, "fallback": "popular"})
+    assert home.pop("guardrails")["exploration"]["share"] == 0.2  # the defaults
     assert home == {
         "id": "home",
         "layers": 3,
@@ -267,7 +276,10 @@ def test_surfaces_put_and_get(client: TestClient) -> None:
     }
     put(client, "/v1/surfaces/email", {"layers": 1, "cards": 2, "fallback_title": "Top picks"})
     put(client, "/v1/surfaces/home", {"layers": 2})  # replaces, not merges
-    assert get(client, "/v1/surfaces") == {
+    surfaces = get(client, "/v1/surfaces")
+    for surface in surfaces["surfaces"].values():
+        surface.pop("guardrails")
+    assert surfaces == {
         "surfaces": {
             "home": {
                 "layers": 2,
@@ -320,7 +332,7 @@ def test_fallback_popular_gives_a_popular_right_now_ribbon(client: TestClient) -
         "/v1/segments",
         segment("tiny", "groups contains 'fans' or id = 'loner'", min_users=50),
     )
-    put(client, "/v1/surfaces/home", {"fallback": "popular", "cards": 3})
+    put(client, "/v1/surfaces/home", {"fallback": "popular", "cards": 3, "guardrails": PLAIN})
     page = ribbons(client, "loner")
     assert page["fallback_used"] is True
     (ribbon,) = page["ribbons"]
@@ -501,6 +513,7 @@ def _three_segments(client: TestClient) -> None:
 
 def test_layers_and_cards_cut_the_page(client: TestClient) -> None:
     _three_segments(client)
+    put(client, "/v1/surfaces/home", {"guardrails": PLAIN})
     assert ribbon_ids(client, "fan0", layers=5) == ["first", "second", "third"]
     assert ribbon_ids(client, "fan0") == ["first", "second"]  # the default surface: 2 layers
     assert ribbon_ids(client, "fan0", layers=1) == ["first"]
@@ -511,7 +524,7 @@ def test_layers_and_cards_cut_the_page(client: TestClient) -> None:
     assert card_ids(page["ribbons"][0]) == ["m0", "m1"]
     default = ribbons(client, "fan0")["ribbons"][0]
     assert len(default["cards"]) == 6  # all 6 available items; the surface allows 10
-    put(client, "/v1/surfaces/home", {"layers": 1, "cards": 4})
+    put(client, "/v1/surfaces/home", {"layers": 1, "cards": 4, "guardrails": PLAIN})
     page = ribbons(client, "fan0")
     assert [r["segment_id"] for r in page["ribbons"]] == ["first"]
     assert len(page["ribbons"][0]["cards"]) == 4
@@ -614,7 +627,8 @@ def test_count_rules_only_count_events_inside_their_window(client: TestClient) -
                     "count(event = 'click' and shelf = 's', within = '4w') >= 1",
                     priority=4,
                 ),
-            ]
+            ],
+            "surfaces": {"home": {"guardrails": PLAIN}},
         },
         status=200,
     )

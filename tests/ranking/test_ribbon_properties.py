@@ -90,6 +90,8 @@ def test_every_page_keeps_its_promises(
             if e[0] == user["id"] and e[2] in {"purchase", "rate", "dismiss", "thumbs_down"}
         }  # fmt: skip
         assert len(page.ribbons) <= layers
+        shown = [c.item_id for r in page.ribbons for c in r.cards]
+        assert len(shown) == len(set(shown))  # an item appears once per page
         segment_ids = [r.segment_id for r in page.ribbons if r.kind == "segment"]
         assert len(set(segment_ids)) == len(segment_ids)
         if segment_ids:
@@ -101,7 +103,7 @@ def test_every_page_keeps_its_promises(
             ids = [c.item_id for c in ribbon.cards]
             assert len(set(ids)) == len(ids)
             scores = [c.score for c in ribbon.cards]
-            assert scores == sorted(scores, reverse=True)
+            # Guardrails may move cards (diversity, exploration), so scores need not be sorted.
             assert all(-1.0 <= s <= 1.0 for s in scores)  # a disliked topic scores below 0
             for card in ribbon.cards:
                 item = items[card.item_id]

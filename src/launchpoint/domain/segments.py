@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from launchpoint.ranking.guardrails.config import GuardrailsConfig
+
 SegmentStatus = Literal["draft", "active", "archived"]
 Fallback = Literal["none", "popular"]
 RESERVED_SEGMENT_IDS = frozenset({"report", "preview"})
@@ -69,6 +71,10 @@ class SurfaceSpec(_Spec):
     cards: int = Field(10, ge=1, le=200)
     fallback: Fallback = "none"
     fallback_title: str = Field("Popular right now", max_length=256)
+    guardrails: GuardrailsConfig = Field(
+        default_factory=GuardrailsConfig,
+        description="Diversity, exploration, recency, editorial and no-repeat settings.",
+    )
 
 
 class WorkspaceConfig(_Spec):

@@ -42,9 +42,11 @@ class UserControl:
         invalidate: Callable[[], None],
         clock: Callable[[], float] = time.time,
         flush: Callable[[], None] = lambda: None,
+        forget: Callable[[str], None] = lambda user_id: None,
     ) -> None:
         self.records = records
         self._flush = flush  # stores pending exposures, so export and delete see them
+        self._forget = forget  # drops what the process keeps in memory about a user
         self.people = people
         self._state = state
         self._invalidate = invalidate
@@ -225,6 +227,7 @@ class UserControl:
         self._user(user_id)
         self._flush()
         counts = self.people.delete_user(user_id)
+        self._forget(user_id)
         self._invalidate()
         return {"user_id": user_id, "deleted": counts, "suppressed": True}
 

@@ -12,8 +12,12 @@ import logging
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from launchpoint.domain.ribbons import RibbonPage
 
@@ -96,3 +100,53 @@ class ExposureLog:
         finally:
             for _ in batch:
                 self._queue.task_done()
+
+
+class RecentExposures:
+    """Per user, the items recently shown and not engaged with, with the times they were
+    shown: what the rotation guardrail reads. Kept in process memory (bounded: the least
+    recently served users are forgotten first), so with several workers each rotates on what
+    it served itself."""
+
+    def __init__(self, max_users: int = 200_000, max_items: int = 500) -> None:
+        self._shown: OrderedDict[str, dict[str, list[float]]] = OrderedDict()
+        self._max_users = max_users
+        self._max_items = max_items
+        self._lock = threading.Lock()
+
+    def shown(self, user_id: str, item_ids: Sequence[str], now: float) -> None:
+        with self._lock:
+            mine = self._shown.pop(user_id, None) or {}
+            for item_id in item_ids:
+                mine.setdefault(item_id, []).append(now)
+            if len(mine) > self._max_items:  # keep the most recently shown
+                ordered = sorted(mine.items(), key=lambda kv: kv[1][-1])
+                mine = dict(ordered[-self._max_items :])
+            self._shown[user_id] = mine
+            while len(self._shown) > self._max_users:
+                self._shown.popitem(last=False)
+
+    def engaged(self, user_id: str, item_id: str) -> None:
+        with self._lock:
+            mine = self._shown.get(user_id)
+            if mine is not None:
+                mine.pop(item_id, None)
+
+    def forget(self, user_id: str) -> None:
+        with self._lock:
+            self._shown.pop(user_id, None)
+
+    def ignored(
+        self, user_id: str, item_index: Mapping[str, int], now: float, window: float
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """(items, times shown within ``window``) for the user, as item indices."""
+        with self._lock:
+            mine = dict(self._shown.get(user_id) or {})
+        items, counts = [], []
+        for item_id, times in mine.items():
+            n = sum(1 for t in times if now - t <= window)
+            index = item_index.get(item_id)
+            if n and index is not None:
+                items.append(index)
+                counts.append(n)
+        return np.array(items, dtype=np.intp), np.array(counts, dtype=np.intp)

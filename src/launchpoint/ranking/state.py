@@ -36,9 +36,9 @@ from launchpoint.segments.compiler import (
 from launchpoint.segments.dependencies import evaluation_order
 from launchpoint.segments.membership import (
     EventColumns,
+    RuleBatch,
+    aggregate_calls,
     aggregate_values,
-    evaluate_items,
-    evaluate_users,
 )
 from launchpoint.segments.parser import parse_duration
 from launchpoint.segments.qualification import QualificationRow, qualify
@@ -388,9 +388,17 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
     missing = [a for a in aggregates if a.key not in values]
     values.update(
         aggregate_values(
-            missing, events, state.item_rows, state.item_ids, len(state.user_ids), state.now
+            missing,
+            events,
+            state.item_rows,
+            state.item_ids,
+            len(state.user_ids),
+            state.now,
+            calls=aggregate_calls(rule for _, rule, _ in compiled.values()),
         )
     )
+    users = RuleBatch(state.user_rows, "users")  # columns built once, shared by every rule
+    items = RuleBatch(state.item_rows, "items")
     for _, rule, _ in compiled.values():
         for category in rule.affinities:
             values[affinity_key(category)] = _affinity_column(state, category)
@@ -406,9 +414,9 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
                     if members_of is not None
                     else np.zeros(len(state.user_ids))
                 )
-        members = evaluate_users(user_rule, state.user_rows, values)
+        members = users.evaluate(user_rule, values)
         values[segment_key(segment_id)] = members.astype(np.float64)
-        eligible = _eligible(state, spec, evaluate_items(item_rule, state.item_rows), members)
+        eligible = _eligible(state, spec, items.evaluate(item_rule), members)
         n_items = int((eligible & state.available).sum())
         row = qualify(spec, int(members.sum()), n_items)
         popularity = np.asarray(positive[members].sum(axis=0), dtype=np.float64).ravel()

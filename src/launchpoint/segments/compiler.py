@@ -362,7 +362,7 @@ class _Compiler:
         if key not in checker.aggregates and len(checker.aggregates) >= MAX_AGGREGATES:
             checker.fail(node.pos, f"a rule may use at most {MAX_AGGREGATES} different aggregates")
         uses_value = any(
-            isinstance(n, ast.Field) and n.path == ("value",)
+            isinstance(n, ast.Field) and n.path in (("value",), ("item", "value"))
             for c in conditions
             for n in ast.walk(c)
         )

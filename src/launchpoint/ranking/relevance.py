@@ -1,0 +1,138 @@
+"""The scoring stage: how relevant each candidate is to the user, and the signal that placed
+each card, in words.
+
+With a trained model active (``launchpoint train``), a card's score blends the model's score
+(the hybrid, normalised over the candidates) with the user's category affinity, which moves
+with every event, so feedback shows before the next training run. Without one, the first
+score: the item's popularity among the segment's members and the user's category affinity,
+half and half.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from launchpoint.ranking.state import SegmentState, WorkspaceState
+
+if TYPE_CHECKING:
+    from launchpoint.ranking.pipeline import UserSignals
+    from launchpoint.recommenders.serving import StateScorer
+
+IntArray = npt.NDArray[np.intp]
+FloatArray = npt.NDArray[np.float64]
+
+POPULARITY_WEIGHT = 0.5  # the first score: segment popularity against affinity
+MODEL_WEIGHT = 0.7  # with a trained model: the model against live affinity
+VERBS = {
+    "rate": "rated",
+    "purchase": "bought",
+    "save": "saved",
+    "like": "liked",
+    "thumbs_up": "liked",
+    "share": "shared",
+    "click": "viewed",
+    "view": "viewed",
+    "dwell": "read",
+}
+
+
+def _scaled(values: FloatArray) -> FloatArray:
+    if len(values) == 0:
+        return values
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
+
+
+class Relevance:
+    def __init__(self, state: WorkspaceState, model: StateScorer | None = None) -> None:
+        self.state = state
+        self.model = model
+
+    @property
+    def algorithm(self) -> str:
+        return self.model.model.family if self.model is not None else "first_score"
+
+    def item_affinity(self, user: UserSignals, items: IntArray) -> FloatArray:
+        if not user.personal or len(self.state.categories) == 0:
+            return np.zeros(len(items))
+        return np.asarray(self.state.item_categories[items] @ user.affinity, dtype=np.float64)
+
+    def score(self, user: UserSignals, items: IntArray, segment: SegmentState | None) -> FloatArray:
+        affinity = self.item_affinity(user, items)
+        if self.model is not None and user.personal and len(items):
+            popularity = segment.popularity if segment is not None else None
+            model = _scaled(self.model.score(user.index, items, popularity))
+            return MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * affinity
+        if segment is not None:
+            top = segment.top_popularity
+            pop = segment.popularity[items] / top if top > 0 else segment.popularity[items]
+        else:
+            pop = self.state.popularity[items] / (self.state.top_popularity or 1.0)
+        return POPULARITY_WEIGHT * pop + (1 - POPULARITY_WEIGHT) * affinity
+
+    def reasons(
+        self, user: UserSignals, items: IntArray, segment: SegmentState | None
+    ) -> dict[int, tuple[str, str]]:
+        """item -> (reason, signal) for cards the model placed."""
+        out: dict[int, tuple[str, str]] = {}
+        if len(items) == 0:
+            return out
+        popular = (
+            segment.spec.reason_text() if segment is not None else "Popular right now",
+            "segment_popularity" if segment is not None else "popular",
+        )
+        affinity = self.item_affinity(user, items)
+        if self.model is not None and user.personal:
+            for item, placement in zip(
+                items.tolist(), self.model.explain(user.index, items, items), strict=True
+            ):
+                if placement.because_item_id is not None:
+                    out[item] = (self._because(user, placement.because_item_id), placement.signal)
+                elif placement.signal == "popularity":
+                    out[item] = popular
+                else:
+                    liked = self._liked_category(user, item)
+                    out[item] = (
+                        (f"Because you like {liked}", placement.signal) if liked else popular
+                    )
+            return out
+        if segment is not None:
+            top = segment.top_popularity
+            pop = segment.popularity[items] / top if top > 0 else segment.popularity[items]
+        else:
+            pop = self.state.popularity[items] / (self.state.top_popularity or 1.0)
+        for item, pop_term, aff_term in zip(items.tolist(), pop, affinity, strict=True):
+            liked = self._liked_category(user, item)
+            if user.personal and aff_term > pop_term and liked:
+                out[item] = (f"Because you like {liked}", "affinity")
+            else:
+                out[item] = popular
+        return out
+
+    def _liked_category(self, user: UserSignals, item: int) -> str | None:
+        cats = self.state.item_categories
+        own = cats.indices[cats.indptr[item] : cats.indptr[item + 1]]
+        if len(own) == 0 or not user.personal:
+            return None
+        best = own[int(np.argmax(user.affinity[own]))]
+        return self.state.categories[best] if user.affinity[best] > 0 else None
+
+    def _because(self, user: UserSignals, item_id: str) -> str:
+        """ "Because you rated *Alien*": the user's strongest event on the item behind it."""
+        state = self.state
+        item = state.item_index.get(item_id, -1)
+        title = state.item_rows[item]["title"] if item >= 0 else item_id
+        order, indptr = state.events_by_user
+        mine = order[indptr[user.index] : indptr[user.index + 1]]
+        kinds = state.events.type_code[mine][state.events.item[mine] == item]
+        verb = "liked"
+        for code in np.unique(kinds).tolist():
+            name = state.events.types[code]
+            if name in VERBS:
+                verb = VERBS[name]
+                if name in ("rate", "purchase", "save"):
+                    break
+        return f"Because you {verb} {title or item_id}"
