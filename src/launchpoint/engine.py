@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from launchpoint.ranking.pipeline import (
 )
 from launchpoint.ranking.relevance import Relevance
 from launchpoint.ranking.state import WorkspaceState, build_state, evaluate_segments
+from launchpoint.ranking.surfaces import RankedItem, rank_items, related_page
+from launchpoint.ranking.trace import PageTrace
 from launchpoint.recommenders.registry import ModelRegistry
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.dependencies import evaluation_order
@@ -340,8 +343,10 @@ class WorkspaceEngine:
         """Validate everything and plan it, then store it unless ``dry_run``; nothing is
         written if anything is invalid."""
         plan = self.plan(config)
-        by_action = {a: [c.segment_id for c in plan.segments if c.action == a] for a in
-                     ("create", "update", "unchanged")}  # fmt: skip
+        by_action = {
+            a: [c.segment_id for c in plan.segments if c.action == a]
+            for a in ("create", "update", "unchanged")
+        }
         if dry_run:
             return ApplyResult(
                 created=by_action["create"],
@@ -518,6 +523,84 @@ class WorkspaceEngine:
             tools = self._tools = ServingTools.for_state(state)
         model = self.models.active()
         return state, tools, Relevance(state, model.for_state(state) if model else None)
+
+    def related(
+        self,
+        item_id: str,
+        user_id: str | None,
+        surface_id: str = "item_page",
+        cards: int | None = None,
+        explain: bool = False,
+    ) -> tuple[RibbonPage, list[GuardedRibbon], dict[str, Any]]:
+        """Items related to ``item_id``, for ``user_id`` when given."""
+        surface = self.surface_or_default(surface_id)
+        state, tools, relevance = self._serving(None)
+        user = None
+        if user_id is not None:
+            user = user_signals(state, user_id, self._clock(), personal=True)
+        page, guarded = related_page(
+            state,
+            tools,
+            relevance,
+            item_id,
+            user,
+            surface_id,
+            surface,
+            cards or surface.cards,
+            explain,
+        )
+        if user_id is not None:
+            self.exposures.record(exposure_row(page))
+        return (
+            page,
+            guarded,
+            {"algorithm": relevance.algorithm if relevance.model else "co_occurrence"},
+        )
+
+    def rank(
+        self, user_id: str, item_ids: list[str], surface_id: str = "search"
+    ) -> tuple[str, list[RankedItem], list[dict[str, str]]]:
+        """The caller's items ordered for the user: (recommendation id, ranked, removed)."""
+        state, _, relevance = self._serving(None)
+        resolution = self._experiments.resolve(user_id, surface_id)
+        user = user_signals(state, user_id, self._clock(), personal=resolution.personalised)
+        ranked, removed = rank_items(state, relevance, user, item_ids)
+        recommendation_id = uuid.uuid4().hex
+        self.exposures.record(
+            {
+                "recommendation_id": recommendation_id,
+                "user_id": user_id,
+                "surface": surface_id,
+                "items": [
+                    {"item_id": r.item_id, "position": r.position, "ribbon": "rank"} for r in ranked
+                ],
+                "experiment_id": resolution.experiment_id,
+                "variant": resolution.exposure_variant,
+                "created_at": time.time(),
+            }
+        )
+        return recommendation_id, ranked, removed
+
+    def surface_or_default(self, surface_id: str) -> SurfaceSpec:
+        """A configured surface, or the defaults for the built-in item page and search."""
+        try:
+            return self.surface(surface_id)
+        except NotFound:
+            if surface_id in ("item_page", "search"):
+                return DEFAULT_SURFACE
+            raise
+
+    def page_trace(
+        self,
+        user_id: str,
+        surface_id: str,
+        guarded: Sequence[GuardedRibbon],
+        candidates: Literal["all", "touched", "shown"] = "all",
+    ) -> dict[str, Any]:
+        """The trace of a page served with ``explain``, JSON-ready, with item ids."""
+        state = self._tools.state if self._tools is not None else self.state()
+        traces = [r.trace for r in guarded if r.trace is not None]
+        return PageTrace(user_id, surface_id, traces).as_dict(state.item_ids, candidates=candidates)
 
     def guardrail_chain(self, surface_id: str) -> GuardrailChain:
         _, tools, _ = self._serving(None)

@@ -67,6 +67,8 @@ ROUTE_SCOPES: dict[tuple[str, str], KeyScope] = {
     ("GET", "/v1/users/{user_id}/segments"): KeyScope.SERVE,
     ("GET", "/v1/users/{user_id}/profile"): KeyScope.SERVE,
     ("GET", "/v1/items/{item_id}"): KeyScope.SERVE,
+    ("GET", "/v1/items/{item_id}/related"): KeyScope.SERVE,
+    ("POST", "/v1/rank"): KeyScope.SERVE,
     ("GET", "/v1/onboarding"): KeyScope.SERVE,
     ("GET", "/v1/users/{user_id}"): KeyScope.ADMIN,
     ("GET", "/v1/users/{user_id}/export"): KeyScope.ADMIN,

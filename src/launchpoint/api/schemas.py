@@ -56,14 +56,33 @@ class RibbonPagePublic(BaseModel):
     surface: str
     fallback_used: bool
     ribbons: list[RibbonPublic]
+    notes: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Guardrail constraints that could not be met on this page, and why.",
+    )
+    served: dict[str, Any] = Field(
+        default_factory=dict, description="Algorithm, model version, experiment and variant."
+    )
+    trace: dict[str, Any] | None = Field(
+        None, description="With explain=full: every stage's decision on every candidate."
+    )
 
     @classmethod
-    def of(cls, page: RibbonPage) -> RibbonPagePublic:
+    def of(
+        cls,
+        page: RibbonPage,
+        notes: list[dict[str, Any]] | None = None,
+        served: dict[str, Any] | None = None,
+        trace: dict[str, Any] | None = None,
+    ) -> RibbonPagePublic:
         return cls(
             recommendation_id=page.recommendation_id,
             user_id=page.user_id,
             surface=page.surface,
             fallback_used=page.fallback_used,
+            notes=notes or [],
+            served=served or {},
+            trace=trace,
             ribbons=[
                 RibbonPublic(
                     segment_id=r.segment_id,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from launchpoint.cli import data, experiments, keys, segments, server
+from launchpoint.cli import data, experiments, keys, models, segments, server
 from launchpoint.cli.common import CliState
 
 app = typer.Typer(
@@ -46,6 +46,9 @@ app.command("serve")(server.serve)
 app.command("demo")(server.demo)
 app.add_typer(experiments.experiments_app, name="experiments")
 app.add_typer(keys.keys_app, name="keys")
+app.command("train")(models.train)
+app.command("evaluate")(models.evaluate_command)
+app.add_typer(models.models_app, name="models")
 app.command("simulate")(experiments.simulate)
 
 

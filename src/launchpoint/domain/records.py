@@ -83,6 +83,14 @@ class ItemIn(_Record):
     """An item of the catalogue. Unknown keys belong in ``attributes``."""
 
     id: RecordId
+
+    @field_validator("id")
+    @classmethod
+    def _routable(cls, value: str) -> str:
+        if value.endswith("/related"):
+            raise ValueError("an item id may not end with '/related' (it names a route)")
+        return value
+
     title: str = Field("", max_length=1024)
     text: str = Field("", max_length=65536)
     categories: list[str] = Field(default_factory=list, description="Categories or tags.")

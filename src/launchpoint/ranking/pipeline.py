@@ -200,8 +200,9 @@ def _cards(
         else:
             reason, signal = reasons[card.item]
         row = state.item_rows[card.item]
-        cards.append(Card(state.item_ids[card.item], row["title"], round(card.score, 6), reason,
-                          signal))  # fmt: skip
+        cards.append(
+            Card(state.item_ids[card.item], row["title"], round(card.score, 6), reason, signal)
+        )
     return cards
 
 

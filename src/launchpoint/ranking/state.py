@@ -159,6 +159,12 @@ class WorkspaceState:
         return np.asarray(own, dtype=np.int32)
 
     @cached_property
+    def item_norms(self) -> FloatArray:
+        """Per item: the length of its column of positive interactions (for cosine)."""
+        squared = self.positive.multiply(self.positive).sum(axis=0)
+        return np.sqrt(np.asarray(squared, dtype=np.float64).ravel())
+
+    @cached_property
     def events_by_user(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """(order, indptr): events.user[order] is sorted; user u's events are
         order[indptr[u]:indptr[u+1]], oldest first."""

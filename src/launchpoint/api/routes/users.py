@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from launchpoint.api.deps import Workspace
 from launchpoint.api.schemas import IngestPublic, RibbonPagePublic, UserBatch, public_record
 from launchpoint.domain.records import UserIn
-from launchpoint.ranking.ribbons import RibbonRequest
+from launchpoint.ranking.pipeline import RibbonRequest, notes_of
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -36,9 +36,21 @@ def get_ribbons(
     surface: Annotated[str, Query(max_length=128, description="Surface id.")] = "home",
     layers: Annotated[int | None, Query(ge=1, le=50, description="Ribbons at most.")] = None,
     cards: Annotated[int | None, Query(ge=1, le=200, description="Cards per ribbon.")] = None,
+    explain: Annotated[
+        Literal["none", "full", "shown"],
+        Query(
+            description="full: the trace of every stage's decision on every candidate; "
+            "shown: the trace of the cards shown only."
+        ),
+    ] = "none",
 ) -> RibbonPagePublic:
-    page = ws.ribbons(RibbonRequest(user_id, surface, layers, cards))
-    return RibbonPagePublic.of(page)
+    request = RibbonRequest(user_id, surface, layers, cards, explain=explain != "none")
+    page, guarded, served = ws.ribbons_explained(request)
+    trace = None
+    if explain != "none":
+        scope: Literal["all", "shown"] = "all" if explain == "full" else "shown"
+        trace = ws.page_trace(user_id, surface, guarded, scope)
+    return RibbonPagePublic.of(page, notes_of(guarded), served, trace)
 
 
 @router.get(

@@ -1,0 +1,116 @@
+"""A trained model: a fitted scorer with the ids it was trained on and what to say about it.
+
+``train_model`` is what ``launchpoint train`` runs: fit a family on training data and keep
+the figures a manifest records. ``TrainedModel.for_state`` answers in a serving state's
+index space (see ``serving.StateScorer``), built once per state version.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from launchpoint.recommenders.base import Scorer
+from launchpoint.recommenders.data import TrainingData
+from launchpoint.recommenders.families import DEFAULT_FAMILY, make_scorer
+
+if TYPE_CHECKING:
+    from launchpoint.ranking.state import WorkspaceState
+    from launchpoint.recommenders.serving import StateScorer
+
+
+@dataclass
+class TrainedModel:
+    scorer: Scorer[Any]
+    user_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    training_seconds: float
+    data: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    version: str | None = None
+    _aligned: tuple[tuple[int, float], StateScorer] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def family(self) -> str:
+        return self.scorer.family
+
+    @cached_property
+    def user_index(self) -> dict[str, int]:
+        return {uid: n for n, uid in enumerate(self.user_ids)}
+
+    @cached_property
+    def item_index(self) -> dict[str, int]:
+        return {iid: n for n, iid in enumerate(self.item_ids)}
+
+    def info_for_manifest(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "params": self.scorer.config.model_dump(mode="json"),
+            "created_at": self.created_at,
+            "training_seconds": round(self.training_seconds, 3),
+            "data": self.data,
+            "metrics": self.metrics,
+            "python": sys.version.split()[0],
+        }
+
+    def for_state(self, state: WorkspaceState) -> StateScorer:
+        """This model in ``state``'s index space; kept until the state changes."""
+        from launchpoint.recommenders.serving import StateScorer
+
+        key = (state.version, state.built_at)
+        aligned = self._aligned
+        if aligned is not None and aligned[0] == key:
+            return aligned[1]
+        scorer = StateScorer(self, state)
+        self._aligned = (key, scorer)
+        return scorer
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What depends on a serving state, or is cheap to rebuild, is not saved.
+        state = dict(self.__dict__)
+        state["_aligned"] = None
+        state.pop("user_index", None)
+        state.pop("item_index", None)
+        return state
+
+
+def train_model(
+    data: TrainingData,
+    family: str = DEFAULT_FAMILY,
+    params: Mapping[str, Any] | None = None,
+    *,
+    signals: Mapping[str, Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainedModel:
+    """Fit ``family`` on ``data``. ``signals``: how the data was weighted (event weights,
+    rating threshold), recorded in the manifest."""
+    scorer = make_scorer(family, **dict(params or {}))
+    if progress is not None and hasattr(scorer, "progress"):
+        scorer.progress = progress
+    start = time.perf_counter()
+    scorer.fit(data)
+    seconds = time.perf_counter() - start
+    if hasattr(scorer, "progress"):
+        scorer.progress = None  # a callback is not part of the artefact
+    metrics: dict[str, Any] = {}
+    validation = getattr(scorer, "validation", None)
+    if validation:
+        metrics["validation"] = validation
+    info = {
+        **data.window(),
+        "now": data.now,
+        "users": data.n_users,
+        "items": data.n_items,
+        "interactions": int(data.interactions.nnz),
+        "positive": int(data.positive.nnz),
+        "half_life_days": data.half_life_days,
+        "signals": dict(signals or {}),
+    }
+    return TrainedModel(scorer, data.user_ids, data.item_ids, seconds, info, metrics)

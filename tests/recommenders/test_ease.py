@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from launchpoint.errors import InvalidInput
+from launchpoint.recommenders.base import Scorer
+from launchpoint.recommenders.data import InteractionLog, ItemMetadata
+from launchpoint.recommenders.ease import EASEScorer, spd_inverse
+from tests.recommenders.contract import ScorerContract
+from tests.recommenders.tastes import taste_data
+
+
+class TestEASEContract(ScorerContract):
+    def make(self, seed: int = 1) -> Scorer[Any]:
+        return EASEScorer(seed=seed, reg=5.0)
+
+
+def test_weights_solve_the_closed_form() -> None:
+    data = taste_data()
+    scorer = EASEScorer(reg=5.0).fit(data)
+    x = data.positive[:, scorer.items].toarray()
+    x[x > 0] = 1.0
+    p = np.linalg.inv(x.T @ x + 5.0 * np.eye(x.shape[1]))
+    expected = -p / np.diag(p)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(scorer.weights, expected, atol=1e-5)
+
+
+def test_spd_inverse_matches_numpy() -> None:
+    a = np.random.default_rng(0).random((1030, 40))  # past one 1024-row mirroring block
+    gram = a @ a.T + 3.0 * np.eye(1030)
+    np.testing.assert_allclose(spd_inverse(gram.astype(np.float32)), np.linalg.inv(gram), atol=1e-5)
+
+
+def test_too_many_items_is_refused_with_a_way_out() -> None:
+    data = taste_data()
+    with pytest.raises(InvalidInput, match=r"max_items=5.*subset='top_popular'"):
+        EASEScorer(max_items=5).fit(data)
+
+
+def test_top_popular_subset_ranks_the_other_items_last() -> None:
+    data = taste_data()
+    scorer = EASEScorer(max_items=6, subset="top_popular", reg=5.0).fit(data)
+    assert len(scorer.items) == 6 and 0 in scorer.items
+    scores = scorer.score(12)
+    outside = np.setdiff1d(np.arange(12), scorer.items)
+    assert scores[outside].max() < scores[scorer.items].min()
+    assert EASEScorer(max_items=6, subset="top_popular").fit(data).score_for_item(
+        int(outside[0]), [0, 1]
+    ).tolist() == [0.0, 0.0]
+
+
+def test_every_scoring_path_gives_the_same_scores() -> None:
+    rng = np.random.default_rng(4)
+    liked = (rng.random((60, 40)) < 0.15).astype(float)
+    users, items = np.nonzero(liked)
+    log = InteractionLog(
+        tuple(f"u{k}" for k in range(60)),
+        tuple(f"i{k}" for k in range(40)),
+        users.astype(np.intp),
+        items.astype(np.intp),
+        np.ones(len(users)),
+        np.arange(len(users), dtype=float),
+        ItemMetadata.build([""] * 40),
+    )
+    scorer = EASEScorer(reg=2.0).fit(log.training_data())
+    everything = scorer.score_users(np.arange(60))  # all candidates, many histories
+    few = np.array([3, 17, 29])
+    np.testing.assert_allclose(
+        scorer.score_users(np.arange(60), few), everything[:, few], rtol=1e-5, atol=1e-6
+    )
+    for user in (0, 7):  # one short history, few candidates: the per-request path
+        np.testing.assert_allclose(
+            scorer.score(user, few), everything[user, few], rtol=1e-5, atol=1e-6
+        )
