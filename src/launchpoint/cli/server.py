@@ -16,6 +16,7 @@ from rich.progress import Progress
 
 from launchpoint.api import create_app
 from launchpoint.cli.common import console, reports_errors, state
+from launchpoint.cli.models import train
 from launchpoint.cli.segments import apply_file
 from launchpoint.demo import generate_demo
 from launchpoint.engine import IngestResult, Launchpoint, WorkspaceEngine
@@ -107,9 +108,14 @@ def demo(
     ] = True,
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    train_model: Annotated[
+        bool,
+        typer.Option("--train/--no-train", help="Train the default model, which ribbons use."),
+    ] = True,
 ) -> None:
     """Generate an investment platform's customers, products and events (seeded, with hidden
-    tastes), load them, apply the demo segments, and serve the API."""
+    tastes), load them, apply the demo segments, train the default model, and serve the
+    API."""
     settings = state(ctx).settings()
     lp = Launchpoint(settings)
     ws = lp.workspace()
@@ -121,6 +127,8 @@ def demo(
     segments_file = resources.files("launchpoint.demo").joinpath("segments.yaml")
     with resources.as_file(segments_file) as path:
         apply_file(ws, Path(path))
+    if train_model:
+        train(ctx)  # the CLI's own command, as a user would run it next
     sample = _sample_user(ws)
     host, port = host or settings.host, port or settings.port
     console.print(f"\nDemo workspace {ws.workspace_id!r} is ready in {lp.db.url}")
