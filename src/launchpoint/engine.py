@@ -590,6 +590,16 @@ class WorkspaceEngine:
                 return DEFAULT_SURFACE
             raise
 
+    def check_experiments(self) -> list[str]:
+        """Check the guardrails of every running experiment; the ids of those it stopped."""
+        self.exposures.flush()  # the analysis reads the exposures served so far
+        service = ExperimentService(ExperimentStore(self.store.db, self.workspace_id))
+        stopped = []
+        for experiment in service.all("running"):
+            if service.check(experiment.spec.id).experiment.status == "stopped":
+                stopped.append(experiment.spec.id)
+        return stopped
+
     def page_trace(
         self,
         user_id: str,
@@ -657,9 +667,11 @@ class Launchpoint:
     def refresh(self) -> None:
         """Bring every workspace this process serves up to date: what a server runs every
         refresh_seconds, so qualification is re-evaluated (and its history kept) even when no
-        request comes."""
+        request comes, and running experiments' guardrails are checked (a breached stopping
+        guardrail stops its experiment)."""
         for engine in list(self._engines.values()):
             engine.state()
+            engine.check_experiments()
 
     def close(self) -> None:
         for engine in list(self._engines.values()):

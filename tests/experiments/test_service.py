@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from launchpoint.engine import WorkspaceEngine
+from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.errors import Conflict, InvalidInput, NotFound
 from launchpoint.experiments.report import render_html, render_markdown
 from launchpoint.experiments.service import ExperimentService, memberships_from_state
@@ -131,3 +131,18 @@ def test_report_figures_attribution_and_rendering(workspace: WorkspaceEngine) ->
     assert "| ctr | treatment |" in markdown and "Sample ratio: ok" in markdown
     html = render_html(report)
     assert html.count("data:image/png;base64,") == 2 and "<table>" in html
+
+
+def test_the_scheduled_refresh_stops_a_breached_experiment(
+    launchpoint: Launchpoint, workspace: WorkspaceEngine
+) -> None:
+    service = _service(workspace)
+    spec = _spec(coverage=0.5)
+    service.create(spec)
+    service.start("ranker")
+    run_traffic(workspace, spec, 2000, negative_in="treatment")
+    assert service.get("ranker").status == "running"
+    launchpoint.refresh()  # what a server runs every refresh_seconds
+    stopped = service.get("ranker")
+    assert stopped.status == "stopped"
+    assert stopped.stop_reason.startswith("guardrail negative_feedback: rose")
