@@ -79,10 +79,21 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, str_strip_whitespace=True)
 
 
+def no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text may not contain the NUL character (\\u0000)")
+    return value
+
+
 class ItemIn(_Record):
     """An item of the catalogue. Unknown keys belong in ``attributes``."""
 
     id: RecordId
+
+    @field_validator("title", "text")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        return no_nul(value)
 
     @field_validator("id")
     @classmethod

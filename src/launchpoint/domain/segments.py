@@ -14,6 +14,7 @@ Fallback = Literal["none", "popular"]
 RESERVED_SEGMENT_IDS = frozenset({"report", "preview"})
 ItemSource = Literal["rule", "behaviour", "both"]
 _DURATION = re.compile(r"^\d+(\.\d+)?[smhdw]$")
+_SURFACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 
 
 class _Spec(BaseModel):
@@ -90,4 +91,10 @@ class WorkspaceConfig(_Spec):
             if segment.id in seen:
                 raise ValueError(f"segment id {segment.id!r} appears twice")
             seen.add(segment.id)
+        for surface_id in self.surfaces:
+            if not _SURFACE_ID.match(surface_id):
+                raise ValueError(
+                    f"surface id {surface_id!r} is not valid: use 1-128 letters, digits, "
+                    "'_', '-' or '.'"
+                )
         return self

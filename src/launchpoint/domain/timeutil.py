@@ -43,6 +43,11 @@ def to_epoch(
                 f"{value!r} is not a timestamp: use ISO 8601 (2024-05-01T12:00:00Z) "
                 "or seconds since the Unix epoch"
             ) from exc
+    if not isinstance(value, datetime):
+        raise ValueError(
+            f"a timestamp must be an ISO 8601 string or a number of seconds, not "
+            f"{type(value).__name__}"
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return _in_calendar(value.timestamp(), value)

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from launchpoint.domain.records import UserIn, finite_json
 from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import ErrorDetail, InvalidInput, NotFound
@@ -213,7 +215,15 @@ class UserControl:
         attributes, stated = apply_answers(onboarding, answers)
         record = self.records.get_user(user_id)
         if record is None:
-            self.records.upsert_users([UserIn(id=user_id)])
+            try:
+                new = UserIn(id=user_id)
+            except ValidationError as exc:
+                message = exc.errors()[0]["msg"]
+                raise InvalidInput(
+                    f"user id {user_id!r} is not valid: {message}",
+                    [ErrorDetail("user_id", message)],
+                ) from exc
+            self.records.upsert_users([new])
             record = self._user(user_id)
         merged = {**record["attributes"], **attributes}
         interests = stated_interests(merged) | stated

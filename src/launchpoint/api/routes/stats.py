@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from launchpoint.api.deps import Workspace
 from launchpoint.domain.segments import SurfaceSpec
@@ -25,6 +25,18 @@ def list_surfaces(ws: Workspace) -> dict[str, Any]:
 
 
 @router.put("/surfaces/{surface_id}", summary="Configure a surface")
-def put_surface(surface_id: str, spec: SurfaceSpec, ws: Workspace) -> dict[str, Any]:
+def put_surface(
+    surface_id: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9_.\-]+$",
+            description="1-128 letters, digits, '_', '-' or '.'.",
+        ),
+    ],
+    spec: SurfaceSpec,
+    ws: Workspace,
+) -> dict[str, Any]:
     ws.put_surface(surface_id, spec)
     return {"id": surface_id, **spec.model_dump()}
