@@ -50,6 +50,9 @@ from launchpoint.storage.store import EventInsert
 HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 DEFAULT_SURFACE = SurfaceSpec()
+# Up to this many new events in one write are taken into the serving state user by user (each
+# user's view recomputed from all its events); a bigger batch is cheaper to rebuild from.
+TAKE_IN_ROWS = 50
 # Surface settings an experiment variant may override here; the rest (algorithm, blend
 # weights, guardrails) reach the pipeline's stages.
 SURFACE_OVERRIDES = frozenset({"layers", "cards", "fallback"})
@@ -162,6 +165,7 @@ class WorkspaceEngine:
                 and not self._stale
                 and not self._pinned
                 and result.rows is not None
+                and len(result.rows) <= TAKE_IN_ROWS
                 and state.version == result.version - 1  # no other write since the build
                 and take_events(state, result.rows, self._clock())
             ):
