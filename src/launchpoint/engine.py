@@ -514,7 +514,9 @@ class WorkspaceEngine:
         )
         served = {
             "algorithm": relevance.algorithm if user.personal else "non_personalised",
-            "model_version": self.models.active_version() if relevance.model else None,
+            "model_version": (
+                self.models.active_version() if relevance.model and user.personal else None
+            ),
             "experiment_id": resolution.experiment_id,
             "variant": resolution.exposure_variant,
         }
