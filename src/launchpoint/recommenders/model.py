@@ -64,7 +64,9 @@ class TrainedModel:
         """This model in ``state``'s index space; kept until the state changes."""
         from launchpoint.recommenders.serving import StateScorer
 
-        key = (state.version, state.built_at)
+        # Keyed on the state's build, not its version: events taken into a built state move
+        # its version on without changing its indices, and re-aligning costs a pass over items.
+        key = (id(state), state.built_at)
         aligned = self._aligned
         if aligned is not None and aligned[0] == key:
             return aligned[1]
