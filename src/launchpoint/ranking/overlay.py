@@ -122,7 +122,12 @@ def _refresh_memberships(
         for aggregate in segment.user_rule.aggregates:
             aggregates.setdefault(aggregate.key, aggregate)
     values: dict[str, Any] = user_aggregate_values(
-        list(aggregates.values()), events, state.item_rows, state.item_ids, now
+        list(aggregates.values()),
+        events,
+        state.item_rows,
+        state.item_ids,
+        now,
+        state.condition_memo,
     )
     for key, value in values.items():
         if key in state.aggregates:

@@ -26,8 +26,12 @@ def user_aggregate_values(
     items: Sequence[Mapping[str, Any]],
     item_ids: Sequence[str],
     now: float,
+    memo: dict[tuple[Any, ...], bool] | None = None,
 ) -> dict[str, float | None]:
-    """The value of every aggregate for one user: what aggregate_values gives in batch."""
+    """The value of every aggregate for one user: what aggregate_values gives in batch.
+    ``memo`` keeps each condition's answer per (aggregate, event type, item[, value]) for as
+    long as the catalogue does not change (a serving state's life): a condition reads only
+    the event and its item, so the answer cannot differ."""
     out: dict[str, float | None] = {}
     for aggregate in aggregates:
         if aggregate.key in out:
@@ -35,10 +39,29 @@ def user_aggregate_values(
         matching = [
             e
             for e in events
-            if _in_window(aggregate, e.ts, now) and _matches(aggregate, e, items, item_ids)
+            if _in_window(aggregate, e.ts, now)
+            and _matches_memo(aggregate, e, items, item_ids, memo)
         ]
         out[aggregate.key] = _reduce(aggregate.kind, matching)
     return out
+
+
+def _matches_memo(
+    aggregate: Aggregate,
+    event: UserEvent,
+    items: Sequence[Mapping[str, Any]],
+    ids: Sequence[str],
+    memo: dict[tuple[Any, ...], bool] | None,
+) -> bool:
+    if aggregate.condition is None:
+        return True
+    if memo is None:
+        return _matches(aggregate, event, items, ids)
+    key = (aggregate.key, event.type, event.item, event.value if aggregate.uses_value else None)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _matches(aggregate, event, items, ids)
+    return found
 
 
 def _in_window(aggregate: Aggregate, ts: float, now: float) -> bool:
