@@ -254,7 +254,12 @@ def simulate(
     """Closed-loop simulation: synthetic users with hidden tastes answer the ribbons the API
     serves them, day after day, in a temporary database; personalised ribbons are compared
     with the non-personalised control."""
-    from fastapi.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():
+        # Starlette now suggests httpx2 for its in-process client; httpx is what we ship.
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from fastapi.testclient import TestClient
 
     from launchpoint.api import create_app
     from launchpoint.engine import Launchpoint
