@@ -81,3 +81,9 @@ def test_every_user_gets_the_same_answer_both_ways(rule: str, events: list[Any])
         )
         realtime = evaluate_user(segment.user_rule, state.user_rows[n], values)
         assert realtime == bool(segment.members[n]), (rule, user, own, values)
+        # The same through the state's condition memo (shared by every user, as in serving).
+        memoised = user_aggregate_values(
+            segment.user_rule.aggregates, own, state.item_rows, state.item_ids, NOW,
+            state.condition_memo,
+        )  # fmt: skip
+        assert memoised == values, (rule, user, own)
