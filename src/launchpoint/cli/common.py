@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import typer
+import yaml
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from launchpoint.engine import Launchpoint, WorkspaceEngine
-from launchpoint.errors import LaunchpointError
+from launchpoint.errors import ErrorDetail, InvalidInput, LaunchpointError
 from launchpoint.settings import Settings, load_settings
 
 console = Console()
@@ -68,3 +70,28 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def kv(pairs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_document(path: Path, model: type[M], expected: str) -> M:
+    """A YAML (or JSON) file as ``model``, with errors that say where; ``expected`` names
+    the top-level keys for the message about a file that is not a mapping."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}: expected a mapping with {expected}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            ErrorDetail(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"])
+            for e in exc.errors()
+        ]
+        first = details[0]
+        raise InvalidInput(f"{path}: {first.loc}: {first.message}", details) from None

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Annotated, Literal, cast
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.progress import Progress
 from rich.table import Table
 
-from launchpoint.cli.common import console, reports_errors, state
+from launchpoint.cli.common import console, read_document, reports_errors, state
 from launchpoint.engine import WorkspaceEngine
-from launchpoint.errors import ErrorDetail, InvalidInput
+from launchpoint.errors import InvalidInput
 from launchpoint.experiments.analysis import Comparison
 from launchpoint.experiments.report import render_html, render_markdown
 from launchpoint.experiments.service import (
@@ -44,22 +42,7 @@ def _service(ws: WorkspaceEngine) -> ExperimentService:
 
 def read_spec(path: Path) -> ExperimentSpec:
     """An experiment from a YAML or JSON file, with errors that say where."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: expected a mapping with id:, variants: ...")
-    try:
-        return ExperimentSpec.model_validate(data)
-    except ValidationError as exc:
-        details = [
-            ErrorDetail(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"])
-            for e in exc.errors()
-        ]
-        raise InvalidInput(f"{path}: {details[0].loc}: {details[0].message}", details) from None
+    return read_document(path, ExperimentSpec, "id:, variants: ...")
 
 
 def _print(experiment: Experiment) -> None:

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.table import Table
 
-from launchpoint.cli.common import console, reports_errors, state
+from launchpoint.cli.common import console, read_document, reports_errors, state
 from launchpoint.domain.segments import WorkspaceConfig
 from launchpoint.engine import WorkspaceEngine
-from launchpoint.errors import ErrorDetail, InvalidInput
 from launchpoint.ranking.ribbons import RibbonRequest
 from launchpoint.segments.plan import ApplyPlan
 from launchpoint.segments.qualification import QualificationRow
@@ -25,23 +22,7 @@ segments_app = typer.Typer(help="Inspect segments: the qualification report.", n
 
 def read_config(path: Path) -> WorkspaceConfig:
     """A YAML (or JSON) file of segments and surfaces, with errors that say where."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{path}: expected a mapping with 'segments:' and/or 'surfaces:'")
-    try:
-        return WorkspaceConfig.model_validate(data)
-    except ValidationError as exc:
-        details = [
-            ErrorDetail(".".join(str(p) for p in e["loc"]) or "(top level)", e["msg"])
-            for e in exc.errors()
-        ]
-        first = details[0]
-        raise InvalidInput(f"{path}: {first.loc}: {first.message}", details) from None
+    return read_document(path, WorkspaceConfig, "'segments:' and/or 'surfaces:'")
 
 
 def print_report(rows: list[QualificationRow]) -> None:

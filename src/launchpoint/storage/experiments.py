@@ -7,12 +7,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 
 from launchpoint.errors import Conflict, NotFound
 from launchpoint.storage import tables as t
 from launchpoint.storage.database import Database
+from launchpoint.storage.store import WorkspaceStore
 
 HOLDOUT_KEY = "experiments.holdout"
 _IN_CHUNK = 500
@@ -26,17 +26,9 @@ class ExperimentStore:
     def __init__(self, db: Database, workspace_id: str) -> None:
         self.db = db
         self.workspace_id = workspace_id
-
-    def _insert(self, table: Any) -> Any:
-        module = postgresql if self.db.dialect == "postgresql" else sqlite
-        return module.insert(table)
-
-    def _bump(self, conn: Connection) -> None:
-        conn.execute(
-            update(t.workspaces)
-            .where(t.workspaces.c.id == self.workspace_id)
-            .values(data_version=t.workspaces.c.data_version + 1)
-        )
+        records = WorkspaceStore(db, workspace_id)
+        self._insert = records._insert  # the dialect's INSERT ... ON CONFLICT
+        self._bump = records._bump  # move the data version on, in the writer's transaction
 
     # -- experiments ---------------------------------------------------------------------
     def create(self, experiment_id: str, status: str, definition: dict[str, Any]) -> float:
