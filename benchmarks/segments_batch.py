@@ -611,9 +611,9 @@ def run_realtime(
     cpu_timings: list[float] = []  # this thread's CPU: what a busy machine cannot inflate
     sizes: list[int] = []
     disagreements = 0
-    # Conditions' answers per (aggregate, event type, item), shared by every user as the
-    # serving state shares them: the steady state of a server, not a cold start.
-    memo: dict[tuple[Any, ...], bool] = {}
+    # Which aggregates each (event type, item) meets, shared by every user as the serving
+    # state shares it: the steady state of a server, not a cold start.
+    memo: dict[tuple[Any, ...], tuple[int, ...]] = {}
     for u in users.tolist():
         idx = by_user[bounds[u] : bounds[u + 1]]
         own = [
@@ -650,12 +650,10 @@ def _user_memberships(
     data: Data,
     compiled: dict[str, CompiledRule],
     order: list[str],
-    memo: dict[tuple[Any, ...], bool],
+    memo: dict[tuple[Any, ...], tuple[int, ...]],
 ) -> dict[str, bool]:
     values: dict[str, Any] = dict(affinity)
-    values.update(
-        user_aggregate_values(aggregates, own, data.item_rows, data.item_ids, NOW, memo)
-    )
+    values.update(user_aggregate_values(aggregates, own, data.item_rows, data.item_ids, NOW, memo))
     out: dict[str, bool] = {}
     for segment_id in order:
         out[segment_id] = evaluate_user(compiled[segment_id], row, values)

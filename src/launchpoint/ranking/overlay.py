@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from launchpoint.profiles.interests import scale_row, user_interest_row
+from launchpoint.profiles.interests import decay, scale_row
 from launchpoint.ranking.signals import CONSUMED_TYPES, RATING_MIDPOINT
 from launchpoint.ranking.state import WorkspaceState
 from launchpoint.segments.compiler import NOW_KEY, Aggregate, affinity_key, segment_key
@@ -33,6 +33,10 @@ class UserOverlay:
     consumed: set[int] = field(default_factory=set)
     affinity: FloatArray = field(default_factory=lambda: np.zeros(0))
     evaluated_at: float = 0.0
+    # All of the user's events (the build's, then ``events``), and their items, weights and
+    # times as arrays: kept, so an event costs its own conversion, not the user's history's.
+    history: list[UserEvent] | None = None
+    columns: tuple[npt.NDArray[np.int32], FloatArray, FloatArray] | None = None
 
 
 def event_weight(state: WorkspaceState, kind: str, value: float | None) -> float:
@@ -58,6 +62,10 @@ def take_events(state: WorkspaceState, rows: Iterable[Sequence[Any]], now: float
         if overlay is None:
             overlay = state.overlays[user] = UserOverlay()
         overlay.events.extend(events)
+        if overlay.history is not None:
+            overlay.history.extend(events)
+        if overlay.columns is not None:
+            overlay.columns = _with_columns(state, overlay.columns, events)
         overlay.consumed.update(e.item for e in events if e.item >= 0 and e.type in CONSUMED_TYPES)
         refresh_user(state, user, now)
     return True
@@ -91,22 +99,59 @@ def refresh_user(state: WorkspaceState, user: int, now: float) -> None:
     overlay = state.overlays.get(user)
     if overlay is None:
         overlay = state.overlays[user] = UserOverlay()
-    events = user_events(state, user)
-    items = np.fromiter((e.item for e in events), np.int32, len(events))
-    weights = np.fromiter((event_weight(state, e.type, e.value) for e in events), np.float64)
-    ts = np.fromiter((e.ts for e in events), np.float64, len(events))
-    interest = user_interest_row(
-        items,
-        weights,
-        ts,
-        state.item_categories,
-        now,
-        state.signals,
-        float(state.edits.reset_at[user]),
-    )
+    if overlay.history is None:
+        overlay.history = user_events(state, user)
+    events = overlay.history
+    if overlay.columns is None:
+        empty = (np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
+        overlay.columns = _with_columns(state, empty, events)
+    items, weights, ts = overlay.columns
+    interest = interest_row(state, items, weights, ts, now, float(state.edits.reset_at[user]))
     overlay.affinity = state.with_edits(user, scale_row(interest))
     overlay.evaluated_at = now
     _refresh_memberships(state, user, events, now, overlay.affinity)
+
+
+def _with_columns(
+    state: WorkspaceState,
+    columns: tuple[npt.NDArray[np.int32], FloatArray, FloatArray],
+    events: Sequence[UserEvent],
+) -> tuple[npt.NDArray[np.int32], FloatArray, FloatArray]:
+    items, weights, ts = columns
+    n = len(events)
+    return (
+        np.concatenate((items, np.fromiter((e.item for e in events), np.int32, n))),
+        np.concatenate(
+            (weights, np.fromiter((event_weight(state, e.type, e.value) for e in events), float, n))
+        ),
+        np.concatenate((ts, np.fromiter((e.ts for e in events), np.float64, n))),
+    )
+
+
+def interest_row(
+    state: WorkspaceState,
+    items: npt.NDArray[np.int32],
+    weights: FloatArray,
+    ts: FloatArray,
+    now: float,
+    reset_at: float,
+) -> FloatArray:
+    """``user_interest_row``, exactly, in time that grows with the user's events rather
+    than with the catalogue: the per-item sums, then each item's categories added in item
+    order, as the sparse product adds them."""
+    keep = (items >= 0) & (ts > reset_at)
+    decayed = weights[keep] * decay(ts[keep], now, state.signals.half_life_days)
+    own, where = np.unique(items[keep], return_inverse=True)
+    per_item = np.bincount(where, weights=decayed, minlength=len(own))
+    matrix = state.item_categories
+    starts, ends = matrix.indptr[own], matrix.indptr[own + 1]
+    lengths = ends - starts
+    at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    return np.bincount(
+        matrix.indices[at],
+        weights=matrix.data[at] * np.repeat(per_item, lengths),
+        minlength=len(state.categories),
+    ).astype(np.float64)
 
 
 def _refresh_memberships(

@@ -90,9 +90,9 @@ class WorkspaceState:
     segment_order: list[str] = field(default_factory=list)  # dependencies first
     # Users whose events arrived after the build: their own, exact, up-to-date view.
     overlays: dict[int, Any] = field(default_factory=dict)
-    # Aggregate conditions' answers per (aggregate, event type, item[, value]), for the
-    # real-time path; valid for this state's catalogue.
-    condition_memo: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+    # Which aggregates' conditions an event meets, per (aggregates, event type, item[, value]),
+    # for the real-time path (see segments.realtime); valid for this state's catalogue.
+    condition_memo: dict[tuple[Any, ...], tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def user_fields(self) -> set[str]:

@@ -7,19 +7,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.segments import SegmentSpec, SurfaceSpec
 from launchpoint.storage import tables as t
 from launchpoint.storage.database import Database, dumps_json
+from launchpoint.storage.few_events import few_events_postgres
 
 T = TypeVar("T")
 EVENT_CHUNK = 5000
 # Up to this many events in one call, the store says which it stored (one more query), so
 # the serving state takes them in at once; bigger batches are imports, which rebuild it.
 REALTIME_ROWS = 500
+# Up to this many, PostgreSQL gets them in one statement (few_events.py); past it, that
+# statement's thousands of parameters cost more than the round trips it saves.
+STATEMENT_ROWS = 50
 _EVENT_COLUMNS = (
     "workspace_id",
     "message_id",
@@ -32,6 +36,11 @@ _EVENT_COLUMNS = (
     "properties",
     "received_at",
 )
+# A bare user for every user id not stored yet: a track call may come before the identify.
+_NEW_USERS = (
+    "INSERT INTO users (workspace_id, id, attributes, consents, personalisation, created_at) "
+)
+_NO_CONFLICT = " ON CONFLICT (workspace_id, id) DO NOTHING"
 
 
 class WorkspaceStore:
@@ -45,15 +54,17 @@ class WorkspaceStore:
         module = postgresql if self.db.dialect == "postgresql" else sqlite
         return module.insert(table)
 
+    @property
+    def _mark(self) -> str:
+        """The driver's parameter mark: sqlite3 takes ``?``, psycopg ``%s``."""
+        return "%s" if self.db.dialect == "postgresql" else "?"
+
     def _bump(self, conn: Connection) -> int:
         """Move the workspace's data version on, in the writer's transaction; the new one."""
-        conn.execute(
-            update(t.workspaces)
-            .where(t.workspaces.c.id == self.workspace_id)
-            .values(data_version=t.workspaces.c.data_version + 1)
-        )
-        version = conn.execute(
-            select(t.workspaces.c.data_version).where(t.workspaces.c.id == self.workspace_id)
+        version = conn.exec_driver_sql(
+            "UPDATE workspaces SET data_version = data_version + 1 "
+            f"WHERE id = {self._mark} RETURNING data_version",
+            (self.workspace_id,),
         ).scalar_one()
         return int(version)
 
@@ -166,30 +177,90 @@ class WorkspaceStore:
                     now,
                 )
         rows = list(unique.values())
+        if len(rows) <= REALTIME_ROWS:
+            return self._insert_few(rows, len(records))
         inserted = suppressed = 0
-        stored_rows: list[tuple[Any, ...]] | None = None
         version: int | None = None
         with self.db.write() as conn:
             blocked = self._suppressed_among(conn, {row[2] for row in rows})
             if blocked:
                 kept = [row for row in rows if row[2] not in blocked]
                 suppressed, rows = len(rows) - len(kept), kept
-            if rows and len(rows) <= REALTIME_ROWS:
-                known = self._stored_message_ids(conn, [row[1] for row in rows])
-                stored_rows = [row for row in rows if row[1] not in known]
             for chunk in _chunks(rows, EVENT_CHUNK):
                 inserted += self._insert_event_rows(conn, chunk)
             if inserted:
                 version = self._bump(conn)
-        if stored_rows is not None and len(stored_rows) != inserted:
-            stored_rows = None  # another writer raced us: which rows are ours is not known
         return EventInsert(
-            inserted,
-            len(records) - inserted - suppressed,
+            inserted, len(records) - inserted - suppressed, suppressed, version, None
+        )
+
+    def _insert_few(self, rows: list[tuple[Any, ...]], received: int) -> EventInsert:
+        """The real-time path (one event, a small batch): the statements go to the driver as
+        they are, and INSERT ... RETURNING names the rows stored, so even a racing writer
+        leaves no doubt about which are ours."""
+        if not rows:
+            return EventInsert(0, received, 0, None, [])
+        if self.db.dialect == "postgresql" and len(rows) <= STATEMENT_ROWS:
+            with self.db.write_statement() as conn:
+                stored, blocked, version = few_events_postgres(conn, rows)
+        elif self.db.dialect == "postgresql":
+            stored, version = set(), None
+            with self.db.write() as conn:
+                blocked = self._suppressed_among(conn, {row[2] for row in rows})
+                kept = [row for row in rows if row[2] not in blocked]
+                if kept and self._insert_event_rows(conn, kept, stored):
+                    version = self._bump(conn)
+        else:
+            with self.db.write() as conn:
+                stored, blocked, version = self._few_events_sqlite(conn, rows)
+        suppressed = sum(1 for row in rows if row[2] in blocked)
+        kept = [row for row in rows if row[1] in stored]
+        return EventInsert(
+            len(kept),
+            received - len(kept) - suppressed,
             suppressed,
             version,
-            [_event_tuple(row) for row in stored_rows] if stored_rows is not None else None,
+            [_event_tuple(row) for row in kept],
         )
+
+    def _few_events_sqlite(
+        self, conn: Connection, rows: list[tuple[Any, ...]]
+    ) -> tuple[set[str], set[str], int | None]:
+        """(message ids stored, suppressed user ids, new data version or None)."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        users = sorted({row[2] for row in rows})
+        cursor.execute(
+            "SELECT user_id FROM suppressed_users WHERE workspace_id = ? AND user_id IN "
+            f"({', '.join('?' for _ in users)})",
+            (self.workspace_id, *users),
+        )
+        blocked = {row[0] for row in cursor.fetchall()}
+        if blocked:
+            rows = [row for row in rows if row[2] not in blocked]
+        if not rows:
+            return set(), blocked, None
+        marks = "(" + ", ".join("?" for _ in _EVENT_COLUMNS) + ")"
+        cursor.execute(
+            f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+            f"VALUES {', '.join(marks for _ in rows)} "
+            "ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING message_id",
+            [value for row in rows for value in row],
+        )
+        stored = {row[0] for row in cursor.fetchall()}
+        cursor.executemany(
+            _NEW_USERS + "VALUES (?, ?, '{}', '{}', 1, ?)" + _NO_CONFLICT,
+            list({(row[0], row[2], row[9]) for row in rows}),
+        )
+        if not stored:
+            return stored, blocked, None
+        cursor.execute(
+            "UPDATE workspaces SET data_version = data_version + 1 WHERE id = ? "
+            "RETURNING data_version",
+            (self.workspace_id,),
+        )
+        version = int(cursor.fetchone()[0])
+        cursor.close()
+        return stored, blocked, version
 
     def _suppressed_among(self, conn: Connection, user_ids: set[str]) -> set[str]:
         c = t.suppressed_users.c
@@ -206,25 +277,17 @@ class WorkspaceStore:
             out.update(row[0] for row in conn.execute(query))
         return out
 
-    def _stored_message_ids(self, conn: Connection, message_ids: list[str]) -> set[str]:
-        c = t.events.c
-        query = select(c.message_id).where(
-            c.workspace_id == self.workspace_id, c.message_id.in_(message_ids)
-        )
-        return {row[0] for row in conn.execute(query)}
-
-    def _insert_event_rows(self, conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    def _insert_event_rows(
+        self, conn: Connection, rows: list[tuple[Any, ...]], stored: set[str] | None = None
+    ) -> int:
         """Insert events, and a bare user for every user id not stored yet (a track call may
         come before the identify), in the caller's transaction.
 
         Bulk import is the hot path: rows go to the driver as plain tuples (SQLAlchemy's
-        per-row parameter processing cost more than the inserts), with COPY on PostgreSQL."""
+        per-row parameter processing cost more than the inserts), with COPY on PostgreSQL,
+        where ``stored``, when given, receives the message ids stored."""
         columns = ", ".join(_EVENT_COLUMNS)
-        new_users = (
-            "INSERT INTO users (workspace_id, id, attributes, consents, personalisation, "
-            "created_at) "
-        )
-        conflict = " ON CONFLICT (workspace_id, id) DO NOTHING"
+        new_users, conflict = _NEW_USERS, _NO_CONFLICT
         if self.db.dialect == "postgresql":
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.execute(
@@ -237,8 +300,11 @@ class WorkspaceStore:
             cursor.execute(
                 f"INSERT INTO events ({columns}) SELECT {columns} FROM events_incoming "
                 "ON CONFLICT (workspace_id, message_id) DO NOTHING"
+                + (" RETURNING message_id" if stored is not None else "")
             )
             inserted = int(cursor.rowcount)
+            if stored is not None:
+                stored.update(row[0] for row in cursor.fetchall())
             cursor.execute(
                 new_users + "SELECT workspace_id, user_id, '{}'::json, '{}'::json, true, "
                 "min(received_at) FROM events_incoming GROUP BY workspace_id, user_id" + conflict
