@@ -7,10 +7,13 @@ import argparse
 import json
 import os
 import platform
+import queue
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -238,14 +241,26 @@ def emit_json(figures: dict[str, Any]) -> None:
     print(json.dumps(clean, separators=(", ", ": ")))
 
 
-def add_profile_argument(parser: argparse.ArgumentParser) -> None:
+def add_profile_argument(parser: argparse.ArgumentParser, help: str | None = None) -> None:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="Run under cProfile and print the functions that took the most time (in this "
+        help=help
+        or "Run under cProfile and print the functions that took the most time (in this "
         "process's main thread) before the JSON line. The profiler slows Python code, not "
         "the database, so read the figures of a profiled run as where the time goes only.",
     )
+
+
+def print_profile(profiler: Any, top: int = 30, title: str = "") -> None:
+    """The functions with the most time of their own, then with callees included."""
+    import pstats
+
+    print(f"\nprofile{title}: the {top} functions with the most time of their own")
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    print(f"profile{title}: the {top} functions with the most time, callees included")
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 @contextmanager
@@ -267,3 +282,134 @@ def maybe_profile(enabled: bool, top: int = 30) -> Iterator[None]:
         stats.strip_dirs().sort_stats("tottime").print_stats(top)
         print(f"profile: the {top} functions with the most time, callees included")
         stats.sort_stats("cumulative").print_stats(top)
+
+
+# -- HTTP load ---------------------------------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(
+    command: list[str], env: dict[str, str], port: int, ready_seconds: float = 60.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server subprocess on 127.0.0.1:port, yielded once /healthz answers. Its stderr goes
+    to a file (a pipe nobody reads could fill and stall it) and is shown if it dies."""
+    import httpx
+
+    with tempfile.NamedTemporaryFile(prefix="launchpoint-bench-server-", suffix=".log") as log:
+        proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                stderr=log)  # fmt: skip
+        try:
+            deadline = time.monotonic() + ready_seconds
+            while True:
+                if proc.poll() is not None:
+                    err = Path(log.name).read_text(errors="replace")
+                    raise RuntimeError(f"server exited with {proc.returncode}:\n{err[-3000:]}")
+                try:
+                    url = f"http://127.0.0.1:{port}/healthz"
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"server did not answer /healthz within {ready_seconds:.0f} s"
+                    )
+                time.sleep(0.1)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float]
+    errors: int
+    seconds: float
+    client_cpu: float
+    server_cpu: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds > 0 else float("nan")
+
+
+def client_threads(
+    base: str, headers: dict[str, str], clients: int, jobs: queue.SimpleQueue[Any],
+    latencies: list[float], errors: list[int],
+) -> list[threading.Thread]:  # fmt: skip
+    """`clients` threads, each an httpx.Client with one keep-alive connection, taking
+    (path, due) jobs until they get None; a job's latency counts from its due time. They
+    return once every client has connected, so building clients is never timed."""
+    import httpx
+
+    ready = threading.Barrier(clients + 1)
+
+    def work() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            try:
+                client.get("/healthz")  # opens the connection before the clock starts
+            finally:
+                ready.wait()
+            while (job := jobs.get()) is not None:
+                path, due = job
+                due = due or time.perf_counter()
+                try:
+                    ok = client.get(path).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - due)
+                else:
+                    errors.append(1)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    return threads
+
+
+def run_load(
+    pid: int, base: str, headers: dict[str, str], paths: Sequence[str], clients: int,
+    rate: float | None, limit_s: float,
+) -> LoadResult:  # fmt: skip
+    """Open loop at `rate` requests/s (request i is due at start + i/rate, and its latency
+    counts from then, so a server that falls behind is charged for the wait), or, with no
+    rate, a closed loop: every client sends its next request as soon as it has an answer."""
+    jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    latencies: list[float] = []
+    errors: list[int] = []
+    threads = client_threads(base, headers, clients, jobs, latencies, errors)
+    cpu0, server0 = time.process_time(), process_cpu_seconds(pid)
+    start = time.perf_counter()
+    deadline = start + limit_s
+    for i, path in enumerate(paths):
+        if rate is None:
+            jobs.put((path, 0.0))
+            continue
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        if time.perf_counter() > deadline:
+            print(f"    (stopped after {limit_s:.0f} s: the run took too long)")
+            break
+        jobs.put((path, due))
+    for _ in threads:
+        jobs.put(None)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.perf_counter()) + 30)
+    seconds = time.perf_counter() - start
+    return LoadResult(list(latencies), len(errors), seconds, time.process_time() - cpu0,
+                      process_cpu_seconds(pid) - server0)  # fmt: skip

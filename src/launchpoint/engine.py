@@ -30,6 +30,7 @@ from launchpoint.ranking.pipeline import (
     user_signals,
 )
 from launchpoint.ranking.relevance import Relevance
+from launchpoint.ranking.retrieval import RetrievalConfig
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.ranking.surfaces import RankedItem, rank_items, related_page
 from launchpoint.ranking.trace import PageTrace
@@ -311,7 +312,8 @@ class WorkspaceEngine(SegmentOperations):
         if tools is None or tools.state is not state:
             tools = self._tools = ServingTools.for_state(state)
         model = self.models.active()
-        return state, tools, Relevance(state, model.for_state(state) if model else None)
+        retrieval = RetrievalConfig(self.settings.shortlist, self.settings.ann_min_items)
+        return state, tools, Relevance(state, model.for_state(state) if model else None, retrieval)
 
     def related(
         self,

@@ -24,6 +24,6 @@ def test_als_fold_in_recovers_a_trained_users_vector() -> None:
     data = taste_data()
     scorer = ALSScorer(embedding_size=4, epochs=15, reg=0.1).fit(data)
     user = 3
-    folded = scorer._fold_in(data.positive[[user]])
+    folded = scorer.history_vector(data.positive[[user]])
     # One more least-squares step from converged item factors lands near the trained one.
-    np.testing.assert_allclose(folded[0], scorer.user_factors[user], atol=0.05)
+    np.testing.assert_allclose(folded, scorer.user_factors[user], atol=0.05)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from launchpoint.ranking.guardrails import (
     UserContext,
 )
 from launchpoint.ranking.relevance import Relevance
+from launchpoint.ranking.retrieval import shortlisted
 from launchpoint.ranking.state import SegmentState, WorkspaceState
 
 IntArray = npt.NDArray[np.intp]
@@ -113,7 +115,9 @@ def _candidates(
 ) -> RibbonCandidates:
     # The chain's order is the tie-break: best first, then the lower item index.
     order = np.lexsort((items, -scores))
-    return RibbonCandidates(key, CandidateList(items[order], scores[order]), removed)
+    # The filters' flags follow their candidates into the new order.
+    upstream = [UpstreamFilter(f.name, f.removed[order], f.reason) for f in removed]
+    return RibbonCandidates(key, CandidateList(items[order], scores[order]), upstream)
 
 
 def _upstream(
@@ -154,7 +158,17 @@ def home_page(
             if not (segment.qualification.qualifies and segment.members[user.index]):
                 continue
             items, removed = _upstream(state, user, segment.eligible, request.explain)
-            scores = relevance.score(user, items, segment)
+            items, scores, removed = shortlisted(
+                chain,
+                segment.spec.id,
+                items,
+                removed,
+                user.context,
+                k,
+                relevance.retrieval,
+                partial(relevance.score, user, segment=segment),
+                relevance.search(user),
+            )
             guarded = chain.ribbon(
                 _candidates(segment.spec.id, items, scores, removed),
                 k,
@@ -168,7 +182,16 @@ def home_page(
     if not done and surface.fallback == "popular":
         pool = np.ones(len(state.item_ids), dtype=bool)
         items, removed = _upstream(state, user, pool, request.explain)
-        scores = state.popularity[items] / (state.top_popularity or 1.0)
+        items, scores, removed = shortlisted(
+            chain,
+            "fallback",
+            items,
+            removed,
+            user.context,
+            k,
+            relevance.retrieval,
+            lambda some: state.popularity[some] / (state.top_popularity or 1.0),
+        )
         guarded = chain.ribbon(
             _candidates("fallback", items, scores, removed),
             k,

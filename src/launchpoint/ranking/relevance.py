@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from launchpoint.ranking.retrieval import RetrievalConfig, Search
 from launchpoint.ranking.state import SegmentState, WorkspaceState
 
 if TYPE_CHECKING:
@@ -47,9 +48,26 @@ def _scaled(values: FloatArray) -> FloatArray:
 
 
 class Relevance:
-    def __init__(self, state: WorkspaceState, model: StateScorer | None = None) -> None:
+    def __init__(
+        self,
+        state: WorkspaceState,
+        model: StateScorer | None = None,
+        retrieval: RetrievalConfig | None = None,
+    ) -> None:
         self.state = state
         self.model = model
+        self.retrieval = retrieval or RetrievalConfig()
+
+    def search(self, user: UserSignals) -> Search | None:
+        """Approximate search for the user's best candidates (``ranking.retrieval``): with a
+        factor model whose index is ready, for a user it has a vector for."""
+        model = self.model
+        if model is None or not user.personal or self.retrieval.ann_min_items <= 0:
+            return None
+        vector = model.query_vector(user.index)
+        if vector is None:
+            return None
+        return lambda candidates, n: model.nearest(vector, candidates, n)
 
     @property
     def algorithm(self) -> str:

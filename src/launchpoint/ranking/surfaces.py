@@ -25,6 +25,7 @@ from launchpoint.errors import InvalidInput, NotFound
 from launchpoint.ranking.guardrails import GuardedRibbon, UserContext
 from launchpoint.ranking.pipeline import ServingTools, UserSignals, _candidates, _upstream
 from launchpoint.ranking.relevance import Relevance, _scaled
+from launchpoint.ranking.retrieval import shortlisted
 from launchpoint.ranking.state import WorkspaceState
 
 FloatArray = npt.NDArray[np.float64]
@@ -91,9 +92,16 @@ def related_page(
         )
     chain = tools.chain(surface_id, surface)
     page = chain.new_page(context)
+    # Every candidate is scored already (one product over the catalogue); the shortlist
+    # spares the guardrails the ones they cannot use.
+    every = items
+    items, scores, removed = shortlisted(
+        chain, "related", every, removed, context, k, relevance.retrieval,
+        lambda some: scores[np.searchsorted(every, some)],
+    )  # fmt: skip
     guarded = chain.ribbon(_candidates("related", items, scores, removed), k, page, trace=explain)
     title = state.item_rows[item]["title"] or item_id
-    share = dict(zip(items.tolist(), behaviour.tolist(), strict=True))
+    share = dict(zip(every.tolist(), behaviour.tolist(), strict=True))
     cards = []
     for card in guarded.cards:
         if card.label is not None:

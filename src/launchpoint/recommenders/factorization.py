@@ -39,10 +39,26 @@ class BPRConfig(ScorerConfig):
 
 
 class _Factors:
-    """Scoring shared by factor models: dot products, cosine between item factors."""
+    """Scoring shared by factor models: dot products, cosine between item factors. A score is
+    the inner product of a user vector and an item vector, which is what lets a large
+    catalogue be searched approximately (``recommenders.ann``)."""
 
     user_factors: FloatArray
     item_factors: FloatArray
+
+    def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
+        """The user vector of each history row."""
+        raise NotImplementedError
+
+    def user_vector(self, user: int) -> FloatArray:
+        """A trained user's vector."""
+        vector: FloatArray = self.user_factors[user]
+        return vector
+
+    def history_vector(self, row: sparse.csr_matrix) -> FloatArray:
+        """The vector of a user known by one history row (``Scorer._history_row``)."""
+        vector: FloatArray = self._rows_vectors(row)[0]
+        return vector
 
     def _dot(self, users: FloatArray, candidates: IntArray) -> FloatArray:
         return np.asarray(users @ self.item_factors[candidates].T, dtype=np.float64)
@@ -81,9 +97,9 @@ class ALSScorer(_Factors, Scorer[ALSConfig]):
         return self._dot(self.user_factors[users], candidates)
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
-        return self._dot(self._fold_in(rows), candidates)
+        return self._dot(self._rows_vectors(rows), candidates)
 
-    def _fold_in(self, rows: sparse.csr_matrix) -> FloatArray:
+    def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
         """Each row's least-squares user vector with item factors fixed (implicit's ALS
         objective: confidence 1 + alpha·w on liked items, preference 1)."""
         y, alpha = self.item_factors, self.config.alpha
@@ -132,12 +148,16 @@ class BPRScorer(_Factors, Scorer[BPRConfig]):
         return self._dot(self.user_factors[users], candidates)
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
+        return self._dot(self._rows_vectors(rows), candidates)
+
+    def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
         liked = rows.copy()
         liked.data = np.clip(liked.data, 0.0, None)
         totals = np.asarray(liked.sum(axis=1)).ravel()
-        users = np.asarray(liked @ self.item_factors) / np.maximum(totals, 1e-12)[:, None]
+        weights = np.maximum(totals, 1e-12)[:, None]
+        users: FloatArray = np.asarray(liked @ self.item_factors) / weights
         users[:, -1] = 1.0  # the bias column, as in trained user factors
-        return self._dot(users, candidates)
+        return users
 
     def _related(self, item: int, candidates: IntArray) -> FloatArray:
         return self._cosine(item, candidates)

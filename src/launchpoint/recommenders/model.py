@@ -20,6 +20,7 @@ from launchpoint.recommenders.families import DEFAULT_FAMILY, make_scorer
 
 if TYPE_CHECKING:
     from launchpoint.ranking.state import WorkspaceState
+    from launchpoint.recommenders.ann import BackgroundIndex, VectorIndex
     from launchpoint.recommenders.serving import StateScorer
 
 
@@ -36,6 +37,7 @@ class TrainedModel:
     _aligned: tuple[tuple[int, float], StateScorer] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _ann: BackgroundIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def family(self) -> str:
@@ -74,10 +76,30 @@ class TrainedModel:
         self._aligned = (key, scorer)
         return scorer
 
+    @property
+    def has_vectors(self) -> bool:
+        """Whether scores are inner products of user and item vectors (factor models), which
+        an approximate nearest-neighbour index can search."""
+        return hasattr(self.scorer, "item_factors") and hasattr(self.scorer, "history_vector")
+
+    def vector_index(self, wait: bool = False) -> VectorIndex | None:
+        """The approximate nearest-neighbour index over the item vectors: None for a model
+        without vectors, and until the index (built in the background on first call) is
+        ready, unless ``wait``."""
+        if not self.has_vectors:
+            return None
+        if self._ann is None:
+            from launchpoint.recommenders.ann import BackgroundIndex
+
+            scorer: Any = self.scorer
+            self._ann = BackgroundIndex(lambda: scorer.item_factors)
+        return self._ann.get(wait=wait)
+
     def __getstate__(self) -> dict[str, Any]:
         # What depends on a serving state, or is cheap to rebuild, is not saved.
         state = dict(self.__dict__)
         state["_aligned"] = None
+        state["_ann"] = None
         state.pop("user_index", None)
         state.pop("item_index", None)
         return state

@@ -79,6 +79,36 @@ class StateScorer:
             out[~known] = self._new_item_scores(who, cands[~known], out[known])
         return out
 
+    def query_vector(self, user: int) -> FloatArray | None:
+        """The vector to search the model's item index with for the state's ``user``; None
+        when the model has no vectors, its index is not built yet, or the user is cold (a cold
+        user is scored by popularity, which is not an inner product)."""
+        if self.model.vector_index() is None:
+            return None
+        scorer: Any = self.model.scorer
+        who = self.model_user(user)
+        if who >= 0:  # as ``score``: a trained user without liked items is cold
+            return scorer.user_vector(who) if scorer.active[who] else None
+        items, weights = self._state_history(user)
+        row = scorer._history_row(items, weights)
+        if not (row.data > 0).any():
+            return None
+        vector: FloatArray = scorer.history_vector(row)
+        return vector
+
+    def nearest(self, vector: FloatArray, candidates: npt.ArrayLike, k: int) -> IntArray:
+        """The state indices of the ``k`` best of the state's ``candidates`` for a query
+        vector, best first, by approximate search. Candidates the model has never seen are
+        not among them (they rank after every known item anyway)."""
+        index = self.model.vector_index()
+        if index is None:
+            raise RuntimeError("nearest needs the model's vector index: ask query_vector first")
+        mapped = self.to_model[np.asarray(candidates, dtype=np.intp)]
+        allowed = np.zeros(index.size, dtype=bool)
+        allowed[mapped[mapped >= 0]] = True
+        found: IntArray = self.to_state[index.search(vector, k, allowed)]
+        return found
+
     def _state_history(self, user: int) -> tuple[IntArray, FloatArray]:
         """The user's positive interactions in the state, as model item indices."""
         matrix = self.state.interactions
