@@ -145,3 +145,27 @@ def test_no_user_ever_sees_a_topic_without_consent(shop: TestClient) -> None:
             ] + [i["item_id"] for i in ranked["items"]]
             if not consented:
                 assert not any(i.startswith("coin") for i in shown), (round_, n, shown)
+
+
+@pytest.mark.parametrize("shortlist", [10, 0])
+def test_the_shortlist_setting_reaches_every_ribbon_and_the_trace_names_it(
+    launchpoint: Any, shortlist: int
+) -> None:
+    from launchpoint.api import create_app
+    from launchpoint.engine import Launchpoint
+
+    settings = launchpoint.settings.model_copy(update={"shortlist": shortlist})
+    lp = Launchpoint(settings)
+    try:
+        with TestClient(create_app(settings, launchpoint=lp)) as client:
+            items = [{"id": f"i{n:03d}", "categories": [f"c{n % 7}"]} for n in range(150)]
+            call(client, "POST", "/v1/items/batch", {"items": items}, 201)
+            call(client, "POST", "/v1/users", {"id": "u1"}, 201)
+            call(client, "POST", "/v1/segments", SEGMENT, 201)
+            page = call(client, "GET", "/v1/users/u1/ribbons?cards=2&explain=full")
+    finally:
+        lp.close()
+    (trace,) = page["trace"]["ribbons"]
+    # 150 candidates: more than twice the shortlist of a 2-card ribbon (max(10, 20 x 2) = 40).
+    assert ("shortlist_exact" in trace["steps"]) == (shortlist > 0)
+    assert len(page["ribbons"][0]["cards"]) == 2
