@@ -369,10 +369,12 @@ def make_implicit_floor(state: WorkspaceState, args: argparse.Namespace) -> Impl
 
 
 # -- in-process ------------------------------------------------------------------------------
+ANN_FROM = 10_000  # the approximate path's row: from this many candidates in a ribbon
 LABELS = {
     "lp": "Launchpoint ribbons_explained",
     "pipeline": "pipeline only (home_page)",
     "every": "pipeline, every candidate ranked (no shortlist)",
+    "ann": "pipeline, approximate search from 10k candidates",
     "numpy": "floor: numpy top-k",
     "als": "floor: implicit ALS recommend",
 }
@@ -425,6 +427,10 @@ def timed_pass(
         state, scorer, RetrievalConfig(settings.shortlist, settings.ann_min_items)
     )
     every = Relevance(state, scorer, RetrievalConfig(shortlist=0))
+    # With a factor model: the approximate path from 10k candidates, whatever the setting.
+    ann = None
+    if model is not None and model.has_vectors:
+        ann = Relevance(state, scorer, RetrievalConfig(settings.shortlist, ANN_FROM))
     tools = ServingTools.for_state(state)
     result = PassResult()
     best = -1
@@ -435,10 +441,11 @@ def timed_pass(
         profiler = cProfile.Profile()
     for layers in args.layers:
         timings: dict[str, list[float]] = {
-            "lp": [], "pipeline": [], "every": [], "numpy": [], "als": []
+            "lp": [], "pipeline": [], "every": [], "ann": [], "numpy": [], "als": []
         }  # fmt: skip
         ribbons = cards = notes = 0
         agree: list[float] = []
+        agree_ann: list[float] = []
         sources: Counter[str] = Counter()
         for warm in users[: min(50, len(users))]:
             ws.ribbons_explained(RibbonRequest(warm, layers=layers, cards=args.cards))
@@ -456,6 +463,11 @@ def timed_pass(
             full = pipeline_page(ws, state, tools, every, request, surface)
             t2b = time.perf_counter()
             agree.append(same_cards(short, full))
+            if ann is not None:
+                t_ann = time.perf_counter()
+                approximate = pipeline_page(ws, state, tools, ann, request, surface)
+                timings["ann"].append(time.perf_counter() - t_ann)
+                agree_ann.append(same_cards(approximate, full))
             inputs = candidate_sets(state, page)
             t3 = time.perf_counter()
             numpy_top_k(inputs, args.cards)
@@ -496,6 +508,11 @@ def timed_pass(
         print(f"    {label}, layers={layers}: cards the same as with every candidate ranked: "
               f"{np.mean(agree):.1%} (lowest page {min(agree):.0%})")  # fmt: skip
         figures[f"{key}_l{layers}_same_cards_share"] = float(np.mean(agree))
+        if agree_ann:
+            print(f"    {label}, layers={layers}: cards the same with approximate search from "
+                  f"{ANN_FROM:,} candidates: {np.mean(agree_ann):.1%} "
+                  f"(lowest page {min(agree_ann):.0%})")  # fmt: skip
+            figures[f"{key}_l{layers}_ann_same_cards_share"] = float(np.mean(agree_ann))
         figures[f"{key}_l{layers}_ribbons_per_page"] = ribbons / n
         figures[f"{key}_l{layers}_guardrail_cards_share"] = 1 - sources["model"] / total
         figures[f"{key}_l{layers}_lp_vs_numpy_p99"] = (

@@ -298,8 +298,9 @@ class WorkspaceEngine(SegmentOperations):
         )
         served = {
             "algorithm": relevance.algorithm if user.personal else "non_personalised",
+            # The version of the model that scored, not a read of the ACTIVE file per request.
             "model_version": (
-                self.models.active_version() if relevance.model and user.personal else None
+                relevance.model.model.version if relevance.model and user.personal else None
             ),
             "experiment_id": resolution.experiment_id,
             "variant": resolution.exposure_variant,

@@ -75,13 +75,13 @@ class Settings(BaseSettings):
         description="A key may send this many seconds' worth of its rate at once.",
     )
     shortlist: int = Field(
-        400,
+        200,
         ge=0,
         description="On a ribbon with more than twice this many candidates, only the best this "
         "many (and what the guardrails may reach for) go through the guardrails; 0: all.",
     )
     ann_min_items: int = Field(
-        50_000,
+        200_000,
         ge=0,
         description="From this many candidates, a factor model's (ALS, BPR) best items are "
         "found by approximate nearest-neighbour search instead of scoring every one; 0: never.",

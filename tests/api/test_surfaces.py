@@ -169,3 +169,19 @@ def test_the_shortlist_setting_reaches_every_ribbon_and_the_trace_names_it(
     # 150 candidates: more than twice the shortlist of a 2-card ribbon (max(10, 20 x 2) = 40).
     assert ("shortlist_exact" in trace["steps"]) == (shortlist > 0)
     assert len(page["ribbons"][0]["cards"]) == 2
+
+
+def test_a_page_names_the_model_version_that_scored_it(shop: TestClient, launchpoint: Any) -> None:
+    from launchpoint.recommenders.data import training_data_from_state
+    from launchpoint.recommenders.model import train_model
+
+    ws = launchpoint.workspace()
+    model = train_model(training_data_from_state(ws.state()), "als", {"embedding_size": 4})
+    ws.models.save(model, activate=True)
+    ws.models.check_interval = 0.0  # see the new pointer at once
+    page = call(shop, "GET", "/v1/users/u1/ribbons")
+    assert page["served"] == {
+        "algorithm": "als", "model_version": "v0001", "experiment_id": None, "variant": None
+    }  # fmt: skip
+    ws.models.save(model, activate=True)
+    assert call(shop, "GET", "/v1/users/u1/ribbons")["served"]["model_version"] == "v0002"

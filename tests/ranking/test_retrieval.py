@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launchpoint.domain import SegmentSpec, SurfaceSpec
-from launchpoint.ranking.guardrails import Catalogue, GuardrailChain, UserContext
+from launchpoint.ranking.guardrails import Catalogue, DiversityConfig, GuardrailChain, UserContext
 from launchpoint.ranking.pipeline import (
     RibbonRequest,
     ServingTools,
@@ -23,7 +23,15 @@ from launchpoint.ranking.retrieval import RetrievalConfig, best_of, shortlisted
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.recommenders.data import training_data_from_state
 from launchpoint.recommenders.model import TrainedModel, train_model
-from tests.ranking.guardrails.worlds import DAY, FEW_CATEGORIES, NOW, TOPICS, World, configs
+from tests.ranking.guardrails.worlds import (
+    DAY,
+    FEW_CATEGORIES,
+    NOW,
+    TOPICS,
+    World,
+    configs,
+    only,
+)
 
 SMALL = RetrievalConfig(shortlist=10)
 
@@ -97,22 +105,47 @@ def test_an_exact_shortlist_serves_the_page_the_whole_list_serves(data: st.DataO
     chain = GuardrailChain(config, world.catalogue)
     everything, none, missed = page_cards(world, chain, RetrievalConfig(shortlist=0))
     short, used, short_missed = page_cards(world, chain, SMALL)
-    assert none == 0
-    if used < 2:  # only a category floor or cap the best candidates cannot meet turns it off
-        assert config.diversity.min_categories or config.diversity.max_per_category
-    if config.exploration.share and config.recency.share:
-        # Two floors at once: a card that keeps both is searched for among the first few of
-        # the candidates that qualify (SWAP_SEARCH), and the shortlist's extras bring such
-        # cards forward, so the shortlist may keep a promise the whole list misses; never
-        # the other way round.
+    assert none == 0 and used == 2
+    diversity = config.diversity
+    if (
+        diversity.min_categories
+        or diversity.max_per_category
+        or (config.exploration.share and config.recency.share)
+    ):
+        # A floor or cap that needs cards of other kinds than the best candidates' looks for
+        # one that keeps every other promise among the first SWAP_SEARCH candidates of that
+        # kind, or walks the list under the cap; past the shortlist's best candidates those
+        # are not the same ones, so the cards may differ. The promises may not: the shortlist
+        # fills as many cards and misses no promise the whole list keeps.
         assert len(short) == len(everything) and short_missed <= missed
     else:
         assert short == everything
 
 
-def test_best_of_keeps_every_tie_at_the_edge() -> None:
+def test_a_category_floor_reaches_below_best_candidates_all_in_one_category() -> None:
+    # The 400 best candidates are all 'a' (a user's favourite); b, c and d score lower.
+    n = 600
+    categories = [["a"] if m < 400 else [["b", "c", "d"][m % 3]] for m in range(n)]
+    catalogue = Catalogue.build([f"i{m:03d}" for m in range(n)], categories, [NOW] * n)
+    scores = np.where(np.arange(n) < 400, 2.0, 1.0) - np.arange(n) / n
+    user = UserContext("u1", NOW)
+    candidates = _candidates("s1", np.arange(n, dtype=np.intp), scores).candidates
+    world = World(catalogue, categories, [[] for _ in range(n)], [NOW] * n, candidates, user, 6)
+    floor = only(diversity=DiversityConfig(min_categories=3, max_per_category=2))
+    chain = GuardrailChain(floor, catalogue)
+    everything, _, missed = page_cards(world, chain, RetrievalConfig(shortlist=0))
+    short, used, short_missed = page_cards(world, chain, SMALL)
+    assert used == 2 and missed == short_missed == 0
+    assert short == everything
+    shown = [categories[item][0] for key, item, _, _ in short if key == "s1"]
+    assert len(set(shown)) >= 3 and max(shown.count(c) for c in shown) <= 2
+
+
+def test_best_of_breaks_ties_at_the_edge_by_position_as_the_chain_does() -> None:
     scores = np.array([0.9, 0.5, 0.5, 0.5, 0.1, 0.7])
-    assert best_of(scores, 3).tolist() == [True, True, True, True, False, True]
+    assert best_of(scores, 3).tolist() == [True, True, False, False, False, True]
+    assert best_of(scores, 4).tolist() == [True, True, True, False, False, True]
+    assert best_of(np.zeros(5), 2).tolist() == [True, True, False, False, False]
     assert best_of(scores, 0).sum() == 0
     assert best_of(scores, 10).all()
 

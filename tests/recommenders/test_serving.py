@@ -122,3 +122,21 @@ def test_segment_popularity_can_steer_a_ribbon() -> None:
     plain = scorer.score(user, candidates)
     steered = scorer.score(user, candidates, segment_popularity=popularity)
     assert steered[state.item_index["i5"]] - plain[state.item_index["i5"]] > 0
+
+
+def test_scoring_every_item_at_once_equals_scoring_them_as_candidates() -> None:
+    data = training_data_from_state(_state())
+    model = train_model(data, "als", {"embedding_size": 4, "epochs": 5})
+    state = _state(extra_item=True, extra_user=True)  # a new item and a folded-in newcomer
+    scorer = model.for_state(state)
+    every = np.arange(len(state.item_ids))
+    for user_id in ("newcomer", state.user_ids[0], state.user_ids[-2]):
+        user = state.user_index[user_id]
+        # The product over every item is taken in single precision.
+        np.testing.assert_allclose(scorer.score_all(user), scorer.score(user, every), atol=1e-5)
+    same = _state()  # the training state itself: the model's items, in its order
+    user = same.user_index[same.user_ids[0]]
+    on_same = model.for_state(same)
+    np.testing.assert_allclose(
+        on_same.score_all(user), on_same.score(user, np.arange(len(same.item_ids))), atol=1e-5
+    )

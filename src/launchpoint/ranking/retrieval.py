@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from launchpoint.ranking.guardrails import GuardrailChain, UpstreamFilter, UserContext
+from launchpoint.ranking.guardrails.draft import SWAP_SEARCH
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
@@ -39,8 +40,8 @@ Rank = Callable[[BoolArray, int], BoolArray]
 # search(candidates, n): the state indices of the n best candidates, approximately.
 Search = Callable[[IntArray, int], IntArray]
 
-DEFAULT_SHORTLIST = 400
-DEFAULT_ANN_MIN_ITEMS = 50_000
+DEFAULT_SHORTLIST = 200
+DEFAULT_ANN_MIN_ITEMS = 200_000
 SPARE = 50  # room for the items a page's earlier ribbons and rotation take out
 
 
@@ -60,14 +61,17 @@ def shortlist_size(config: RetrievalConfig, chain: GuardrailChain, k: int) -> in
 
 
 def best_of(scores: FloatArray, n: int) -> BoolArray:
-    """Per score: among the ``n`` highest. A tie at the edge keeps every tied one, so the
-    chain's tie-break (the lower item index) finds the same order it would over all."""
+    """Per score: among the ``n`` best, in the chain's order: the higher score first, then the
+    earlier position (the candidates are in item order, so the lower item index, the chain's
+    tie-break)."""
     if n >= len(scores):
         return np.ones(len(scores), dtype=bool)
     if n <= 0:
         return np.zeros(len(scores), dtype=bool)
     edge = np.partition(scores, len(scores) - n)[len(scores) - n]
-    keep: BoolArray = scores >= edge
+    keep: BoolArray = scores > edge
+    tied = np.flatnonzero(scores == edge)
+    keep[tied[: n - int(np.count_nonzero(keep))]] = True
     return keep
 
 
@@ -90,28 +94,30 @@ def keep_mask(
     size: int,
     k: int,
     rank: Rank,
-) -> BoolArray | None:
-    """Per candidate: kept by the shortlist (only ``allowed`` ones). None when the shortlist
-    cannot serve this ribbon (its best candidates hold too few categories for the surface's
-    diversity floor or cap)."""
+) -> BoolArray:
+    """Per candidate: kept by the shortlist (only ``allowed`` ones)."""
     config = chain.config
     catalogue = chain.catalogue
     keep = rank(allowed, size)
     diversity = config.diversity
-    if diversity.min_categories or diversity.max_per_category:
-        # A category floor or cap reaches below the best candidates when they hold too few
-        # categories: then the ribbon takes the whole list.
-        kept = catalogue.categories.gather(items[keep])
-        every = np.ones(int(keep.sum()), dtype=bool)
-        covered = int(kept.union(every, catalogue.categories.size).sum())
-        cap = diversity.max_per_category
-        if covered < 2 * diversity.min_categories or (cap and covered * cap < 2 * k):
-            return None
-    for spec in (config.editorial.ribbons.get(key), config.editorial.ribbons.get("*")):
-        if spec is not None:
-            index = catalogue.item_index
-            named = [index[i] for i in (*spec.curated, *(p.item for p in spec.pins)) if i in index]
-            keep |= np.isin(items, named) & allowed
+    cap = diversity.max_per_category
+    wanted = max(2 * diversity.min_categories, -(-2 * k // cap) if cap else 0)
+    if wanted:
+        # A category floor or cap reaches for other categories than the best candidates'
+        # (which are often all in the user's favourite one or two): add the best candidates of
+        # the categories not covered yet, a round per category at most.
+        labels = catalogue.categories.gather(items)
+        for _ in range(wanted):
+            covered = labels.union(keep, catalogue.categories.size)
+            if int(covered.sum()) >= wanted:
+                break
+            elsewhere = ~labels.any_of(covered) & allowed
+            if not elsewhere.any():
+                break
+            keep |= rank(elsewhere, SWAP_SEARCH + SPARE)
+    named = chain.named(key)
+    if named is not None:
+        keep |= named[items] & allowed
     exploration = config.exploration
     affinity = user.category_affinity
     outside: BoolArray | None = None
@@ -125,9 +131,10 @@ def keep_mask(
         fresh = np.zeros(catalogue.size, dtype=bool)
         fresh[catalogue.created_since(user.now - recency.max_age_seconds)] = True
         fresh_here = fresh[items] & allowed
-        keep |= rank(fresh_here, SPARE)
+        # The recency floor looks through the first SWAP_SEARCH fresh candidates that are free.
+        keep |= rank(fresh_here, SWAP_SEARCH + SPARE)
         if outside is not None:  # a fresh card that keeps exploration's share too
-            keep |= rank(fresh_here & outside, SPARE)
+            keep |= rank(fresh_here & outside, SWAP_SEARCH + SPARE)
     return keep
 
 
@@ -142,10 +149,10 @@ def shortlisted(
     score: Callable[[IntArray], FloatArray],
     search: Search | None = None,
 ) -> tuple[IntArray, FloatArray, list[UpstreamFilter]]:
-    """A ribbon's candidates, their scores and the filters for the trace, after the
-    shortlist. ``removed``: the upstream filters (only with a trace: then ``items`` holds the
-    whole pool, and every candidate is scored). ``search(candidates, n)``: the state indices
-    of the ``n`` best of ``candidates`` by approximate search, used from
+    """A ribbon's candidates (in item order), their scores and the filters for the trace,
+    after the shortlist. ``removed``: the upstream filters (only with a trace: then ``items``
+    holds the whole pool, and every candidate is scored). ``search(candidates, n)``: the
+    state indices of the ``n`` best of ``candidates`` by approximate search, used from
     ``config.ann_min_items`` candidates."""
     filters = list(removed)
     allowed = np.ones(len(items), dtype=bool)
@@ -157,14 +164,12 @@ def shortlisted(
     scores: FloatArray | None = None
     method = "exact"
     if search is not None and 0 < config.ann_min_items <= int(allowed.sum()):
-        rank: Rank = _search_rank(items, search)
+        rank: Rank = _search_rank(items, search, score, config.ann_min_items)
         method = "ann"
     else:
         scores = _scored(score, items, allowed)
         rank = exact_rank(scores)
     keep = keep_mask(chain, key, items, allowed, user, size, k, rank)
-    if keep is None:
-        return items, scores if scores is not None else _scored(score, items, allowed), filters
     if removed:  # a trace: every candidate stays, the shortlist is one more filter
         how = "approximate nearest-neighbour search" if method == "ann" else "score"
         reason = f"not among the best {int(keep.sum()):,} candidates by {how}"
@@ -190,14 +195,23 @@ def _scored(
     return out
 
 
-def _search_rank(items: IntArray, search: Search) -> Rank:
+def _search_rank(
+    items: IntArray, search: Search, score: Callable[[IntArray], FloatArray], min_items: int
+) -> Rank:
+    """Approximate search over large masks; the small ones (the fresh items, say) are scored
+    exactly, which costs less than a filtered search below ``min_items``."""
     top = int(items.max()) + 1 if len(items) else 0
 
     def rank(mask: BoolArray, n: int) -> BoolArray:
+        where = np.flatnonzero(mask)
+        if len(where) < min_items:
+            out = np.zeros(len(items), dtype=bool)
+            out[where[best_of(score(items[where]), n)]] = True
+            return out
         found = np.zeros(top, dtype=bool)
-        hits = search(items[mask], n)
+        hits = search(items[where], n)
         found[hits[hits < top]] = True
-        out: BoolArray = found[items] & mask
-        return out
+        kept: BoolArray = found[items] & mask
+        return kept
 
     return rank

@@ -37,7 +37,11 @@ from launchpoint.ranking.guardrails.catalogue import Catalogue
 from launchpoint.ranking.guardrails.config import GuardrailsConfig
 from launchpoint.ranking.guardrails.diversity import DiversityGuardrail
 from launchpoint.ranking.guardrails.draft import RibbonDraft
-from launchpoint.ranking.guardrails.editorial import EditorialGuardrail, HiddenItemsGuardrail
+from launchpoint.ranking.guardrails.editorial import (
+    EVERY_RIBBON,
+    EditorialGuardrail,
+    HiddenItemsGuardrail,
+)
 from launchpoint.ranking.guardrails.exploration import ExplorationGuardrail
 from launchpoint.ranking.guardrails.no_repeats import PageRepeatsGuardrail, RotationGuardrail
 from launchpoint.ranking.guardrails.recency import RecencyGuardrail
@@ -116,6 +120,15 @@ class GuardrailChain:
         if config.recency.share:
             steps.append(RecencyGuardrail(config.recency))
         self.steps: tuple[Guardrail, ...] = tuple(steps)
+
+    def named(self, key: str) -> BoolArray | None:
+        """Per catalogue item: pinned or curated on ribbon ``key`` (None: no editorial picks
+        there)."""
+        for step in self.steps:
+            if isinstance(step, EditorialGuardrail):
+                plan = step.plans.get(key) or step.plans.get(EVERY_RIBBON)
+                return plan.named if plan is not None else None
+        return None
 
     def new_page(self, user: UserContext) -> PageState:
         return PageState(self.catalogue.size, user)
