@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         gt=0,
         description="A key may send this many seconds' worth of its rate at once.",
     )
+    request_threads: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Requests a server process works on at once (the others wait their turn); "
+        "0: as many as the machine has cores, at least 2.",
+    )
     shortlist: int = Field(
         200,
         ge=0,

@@ -55,3 +55,15 @@ def test_worker_processes_build_the_app_from_the_environment(
     with TestClient(app_from_environment()) as client:
         assert client.get("/v1/stats").json()["workspace"] == "from-env"
     assert (tmp_path / "env.db").exists()
+
+
+def test_a_server_works_on_request_threads_requests_at_once(tmp_path: Path) -> None:
+    from anyio import to_thread
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'lp.db'}", data_dir=tmp_path, request_threads=3
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.portal is not None
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+    assert tokens == 3

@@ -10,15 +10,17 @@ than twice its shortlist size of candidates, it keeps:
   ``ann_min_items`` candidates, by approximate nearest-neighbour search (``recommenders.ann``),
   so that not every candidate is scored;
 - what the guardrails may reach for below those: the surface's pinned and curated items, the
-  best candidates outside the user's established interests (exploration's material) and the
-  best fresh ones (the recency floor's).
+  best candidates outside the user's established interests (exploration's material), the
+  best fresh ones (the recency floor's), and, with a diversity floor or cap, the best of the
+  categories the others do not cover.
 
-With exact scores the page is the one the whole candidate list gives, as long as the items
-taken out before the fill (those already on the page, rotated-out ones) leave enough of the
-best: the size has room for them. A diversity floor the best candidates cannot meet turns the
-shortlist off for that ribbon. Approximate search finds the best candidates with the recall
-``benchmarks/serving_scale.py`` reports. With ``explain`` every candidate is scored and the
-ones the shortlist left out are marked in the trace, so support sees what it dropped.
+Each promise is kept or noted either way, and with exact scores the cards are those of the
+whole list except where a floor looks for a card that keeps every other promise too (it tries
+the first SWAP_SEARCH candidates of a kind, and past the best ones those differ) or a cap
+walks the list below the shortlist: a property test holds both to this.
+Approximate search finds the best candidates with the recall ``benchmarks/serving_scale.py``
+reports. With ``explain`` every candidate is scored and the ones the shortlist left out are
+marked in the trace, so support sees what it dropped.
 """
 
 from __future__ import annotations

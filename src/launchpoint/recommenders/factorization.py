@@ -173,7 +173,7 @@ def _user_items(data: TrainingData, weighted: bool) -> Any:
 @contextmanager
 def quiet_blas() -> Iterator[None]:
     """implicit warns when BLAS runs several threads under its own; give it one."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
