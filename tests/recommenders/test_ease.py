@@ -76,3 +76,8 @@ def test_every_scoring_path_gives_the_same_scores() -> None:
         np.testing.assert_allclose(
             scorer.score(user, few), everything[user, few], rtol=1e-5, atol=1e-6
         )
+    many = np.arange(5, 40)  # one short history, most items: the history's rows of B only
+    for user in (0, 7):
+        np.testing.assert_allclose(
+            scorer.score(user, many), everything[user, many], rtol=1e-5, atol=1e-6
+        )
