@@ -81,3 +81,30 @@ def test_every_scoring_path_gives_the_same_scores() -> None:
         np.testing.assert_allclose(
             scorer.score(user, many), everything[user, many], rtol=1e-5, atol=1e-6
         )
+
+
+def test_one_request_from_a_long_history_reads_its_heaviest_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from launchpoint.recommenders import ease
+
+    rng = np.random.default_rng(5)
+    liked = (rng.random((30, 20)) < 0.3).astype(float)
+    users, items = np.nonzero(liked)
+    log = InteractionLog(
+        tuple(f"u{k}" for k in range(30)),
+        tuple(f"i{k}" for k in range(20)),
+        users.astype(np.intp),
+        items.astype(np.intp),
+        np.ones(len(users)),
+        np.arange(len(users), dtype=float),
+        ItemMetadata.build([""] * 20),
+    )
+    scorer = EASEScorer(reg=2.0).fit(log.training_data())
+    monkeypatch.setattr(ease, "REQUEST_HISTORY", 2)
+    history, weights = np.array([1, 4, 9, 12]), np.array([0.5, 3.0, 0.2, 2.0])
+    got = scorer.score_history(history, weights)
+    pos = scorer.position
+    b = scorer.weights
+    expected = 3.0 * b[pos[4]] + 2.0 * b[pos[12]]  # the two heaviest of the four
+    np.testing.assert_allclose(got[scorer.items], expected[pos[scorer.items]], rtol=1e-5, atol=1e-6)
