@@ -59,3 +59,17 @@ def test_because_names_the_history_item_behind_a_score() -> None:
     sims = scorer.similarity.toarray()[seen, target[0]]
     assert because == seen[np.argmax(sims * data.positive[user].data)]
     assert scorer.because(data.n_users + 1, target)[0] == -1
+
+
+def test_one_request_scores_as_a_batch_does_and_the_row_copy_is_not_saved() -> None:
+    import pickle
+
+    data = taste_data()
+    scorer = ItemKNNScorer(n=5).fit(data)
+    users = np.arange(6)
+    candidates = np.arange(0, data.n_items, 2)
+    batch = scorer.score_users(users, candidates)  # many rows: the column-major path
+    for user in users.tolist():  # one row: the row-major copy
+        np.testing.assert_allclose(scorer.score(user, candidates), batch[user], atol=1e-12)
+    assert "_similarity_rows" in vars(scorer)
+    assert "_similarity_rows" not in vars(pickle.loads(pickle.dumps(scorer)))
