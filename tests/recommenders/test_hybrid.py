@@ -83,6 +83,25 @@ def test_segment_popularity_replaces_overall_popularity() -> None:
     assert np.argmax(hybrid.score(3, candidates)) == 0
 
 
+def test_a_requests_memo_gives_every_ribbon_the_scores_it_would_get_alone() -> None:
+    components = (
+        ComponentSpec(family="ease", weight=1.0),
+        ComponentSpec(family="item_knn", params={"n": 5}, weight=0.5),
+        ComponentSpec(family="popularity", weight=0.2),
+    )
+    data = taste_data()
+    hybrid = HybridScorer(components=components).fit(data)
+    rng = np.random.default_rng(2)
+    memo: dict[int, np.ndarray] = {}
+    for _ in range(3):  # three ribbons of one page, each with its own candidates
+        candidates = np.sort(rng.choice(data.n_items, 9, replace=False))
+        within = rng.random(9) * 10
+        alone = hybrid.score_in_segment(4, candidates, within)
+        shared = hybrid.score_in_segment(4, candidates, within, memo)
+        np.testing.assert_allclose(shared, alone, atol=1e-9)
+    assert len(memo) == 2  # the components that read the user, not popularity
+
+
 def test_a_hybrid_inside_a_hybrid_is_refused() -> None:
     with pytest.raises(ValueError, match="hybrid cannot contain a hybrid"):
         HybridScorer(components=(ComponentSpec(family="hybrid", weight=1.0),)).fit(taste_data())

@@ -63,6 +63,7 @@ class Relevance:
         self.retrieval = retrieval or RetrievalConfig()
         self._affinity: tuple[UserSignals, FloatArray] | None = None
         self._model_all: tuple[UserSignals, FloatArray] | None = None
+        self._memo: tuple[UserSignals, dict[int, FloatArray]] | None = None
 
     def search(self, user: UserSignals) -> Search | None:
         """Approximate search for the user's best candidates (``ranking.retrieval``): with a
@@ -117,7 +118,9 @@ class Relevance:
                 cached = self._model_all = (user, model.score_all(user.index))
             return cached[1][items]
         popularity = segment.popularity if segment is not None else None
-        return model.score(user.index, items, popularity)
+        if self._memo is None or self._memo[0] is not user:
+            self._memo = (user, {})
+        return model.score(user.index, items, popularity, self._memo[1])
 
     def reasons(
         self, user: UserSignals, items: IntArray, segment: SegmentState | None

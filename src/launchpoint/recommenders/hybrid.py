@@ -267,10 +267,20 @@ class HybridScorer(Scorer[HybridConfig]):
         return super().score_cold_user(preferred_categories, cands)
 
     def score_in_segment(
-        self, user: int, candidates: npt.ArrayLike, segment_popularity: FloatArray
+        self,
+        user: int,
+        candidates: npt.ArrayLike,
+        segment_popularity: FloatArray,
+        every_item: dict[int, FloatArray] | None = None,
     ) -> FloatArray:
         """Like ``score``, with popularity components reading the segment's popularity
-        (``segment_popularity``: per candidate, e.g. likes among the segment's members)."""
+        (``segment_popularity``: per candidate, e.g. likes among the segment's members).
+
+        ``every_item``: a request's memo of each component's raw scores over every item for
+        this user. A page's ribbons share most of the catalogue between them, and a
+        component's cost is mostly per user (the history's rows of EASE's weights), so the
+        first ribbon scores every item and the others read their candidates from it; each
+        ribbon still normalises over its own candidates."""
         self._check_fitted()
         cands = self._candidates(candidates)
         parts = []
@@ -278,6 +288,10 @@ class HybridScorer(Scorer[HybridConfig]):
             component = self.components[n]
             if component.family == "popularity":
                 parts.append(np.log1p(np.asarray(segment_popularity, np.float64))[None, :])
+            elif every_item is not None:
+                if n not in every_item:
+                    every_item[n] = component.score_users(np.array([user]))[0]
+                parts.append(every_item[n][cands][None, :])
             else:
                 parts.append(component.score_users(np.array([user]), cands))
         result: FloatArray = self._blend(parts)[0]

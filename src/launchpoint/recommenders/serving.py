@@ -60,10 +60,13 @@ class StateScorer:
         user: int,
         candidates: npt.ArrayLike,
         segment_popularity: FloatArray | None = None,
+        memo: dict[int, FloatArray] | None = None,
     ) -> FloatArray:
         """Scores of the state's ``candidates`` for the state's ``user``. With
         ``segment_popularity`` (per state item, e.g. ``SegmentState.popularity``) a hybrid
-        reads popularity within the segment instead of overall."""
+        reads popularity within the segment instead of overall. ``memo``: one request's
+        memo for this user, which a hybrid fills with its components' scores of every item
+        (see ``HybridScorer.score_in_segment``)."""
         cands = np.asarray(candidates, dtype=np.intp)
         mapped = self.to_model[cands]
         known = mapped >= 0
@@ -73,7 +76,9 @@ class StateScorer:
         if known.any():
             inside = mapped[known]
             if who >= 0 and segment_popularity is not None and hasattr(scorer, "score_in_segment"):
-                out[known] = scorer.score_in_segment(who, inside, segment_popularity[cands[known]])
+                out[known] = scorer.score_in_segment(
+                    who, inside, segment_popularity[cands[known]], memo
+                )
             elif who >= 0:
                 out[known] = scorer.score(who, inside)
             else:
