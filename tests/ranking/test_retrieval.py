@@ -237,3 +237,6 @@ def test_a_cold_user_or_a_model_without_vectors_is_scored_exactly() -> None:
     assert Relevance(state, None).search(personal) is None
     never = Relevance(state, model.for_state(state), RetrievalConfig(ann_min_items=0))
     assert never.search(personal) is None
+    # A catalogue smaller than the threshold: no ribbon can reach it, no index is asked for.
+    small = Relevance(state, model.for_state(state), RetrievalConfig(ann_min_items=N_ITEMS + 1))
+    assert small.search(personal) is None

@@ -53,20 +53,25 @@ def test_top_popular_subset_ranks_the_other_items_last() -> None:
     ).tolist() == [0.0, 0.0]
 
 
-def test_every_scoring_path_gives_the_same_scores() -> None:
-    rng = np.random.default_rng(4)
-    liked = (rng.random((60, 40)) < 0.15).astype(float)
+def fitted_on_random_likes(seed: int, n_users: int, n_items: int, density: float) -> EASEScorer:
+    """EASE fitted on users who each like a random share ``density`` of the items."""
+    rng = np.random.default_rng(seed)
+    liked = (rng.random((n_users, n_items)) < density).astype(float)
     users, items = np.nonzero(liked)
     log = InteractionLog(
-        tuple(f"u{k}" for k in range(60)),
-        tuple(f"i{k}" for k in range(40)),
+        tuple(f"u{k}" for k in range(n_users)),
+        tuple(f"i{k}" for k in range(n_items)),
         users.astype(np.intp),
         items.astype(np.intp),
         np.ones(len(users)),
         np.arange(len(users), dtype=float),
-        ItemMetadata.build([""] * 40),
+        ItemMetadata.build([""] * n_items),
     )
-    scorer = EASEScorer(reg=2.0).fit(log.training_data())
+    return EASEScorer(reg=2.0).fit(log.training_data())
+
+
+def test_every_scoring_path_gives_the_same_scores() -> None:
+    scorer = fitted_on_random_likes(seed=4, n_users=60, n_items=40, density=0.15)
     everything = scorer.score_users(np.arange(60))  # all candidates, many histories
     few = np.array([3, 17, 29])
     np.testing.assert_allclose(
@@ -88,19 +93,7 @@ def test_one_request_from_a_long_history_reads_its_heaviest_items(
 ) -> None:
     from launchpoint.recommenders import ease
 
-    rng = np.random.default_rng(5)
-    liked = (rng.random((30, 20)) < 0.3).astype(float)
-    users, items = np.nonzero(liked)
-    log = InteractionLog(
-        tuple(f"u{k}" for k in range(30)),
-        tuple(f"i{k}" for k in range(20)),
-        users.astype(np.intp),
-        items.astype(np.intp),
-        np.ones(len(users)),
-        np.arange(len(users), dtype=float),
-        ItemMetadata.build([""] * 20),
-    )
-    scorer = EASEScorer(reg=2.0).fit(log.training_data())
+    scorer = fitted_on_random_likes(seed=5, n_users=30, n_items=20, density=0.3)
     monkeypatch.setattr(ease, "REQUEST_HISTORY", 2)
     history, weights = np.array([1, 4, 9, 12]), np.array([0.5, 3.0, 0.2, 2.0])
     got = scorer.score_history(history, weights)

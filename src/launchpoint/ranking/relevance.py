@@ -69,7 +69,9 @@ class Relevance:
         """Approximate search for the user's best candidates (``ranking.retrieval``): with a
         factor model whose index is ready, for a user it has a vector for."""
         model = self.model
-        if model is None or not user.personal or self.retrieval.ann_min_items <= 0:
+        threshold = self.retrieval.ann_min_items
+        # No ribbon of a smaller catalogue reaches the threshold: build no index for it.
+        if model is None or not user.personal or not 0 < threshold <= len(self.state.item_ids):
             return None
         vector = model.query_vector(user.index)
         if vector is None:

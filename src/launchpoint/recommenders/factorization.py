@@ -9,6 +9,7 @@ one user), approximately for BPR (the weighted mean of the history's item factor
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -38,17 +39,27 @@ class BPRConfig(ScorerConfig):
     threads: int = Field(1, ge=0, description="Threads implicit may use (0: all cores).")
 
 
-class _Factors:
-    """Scoring shared by factor models: dot products, cosine between item factors. A score is
-    the inner product of a user vector and an item vector, which is what lets a large
-    catalogue be searched approximately (``recommenders.ann``)."""
+class _Factors(ABC):
+    """Scoring shared by factor models: a score is the inner product of a user vector and an
+    item vector (which is what lets a large catalogue be searched approximately,
+    ``recommenders.ann``), related items the cosine of item vectors. A family says how a
+    history row becomes a user vector."""
 
     user_factors: FloatArray
     item_factors: FloatArray
 
+    @abstractmethod
     def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
         """The user vector of each history row."""
-        raise NotImplementedError
+
+    def _score_known(self, users: IntArray, candidates: IntArray) -> FloatArray:
+        return self._dot(self.user_factors[users], candidates)
+
+    def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
+        return self._dot(self._rows_vectors(rows), candidates)
+
+    def _related(self, item: int, candidates: IntArray) -> FloatArray:
+        return self._cosine(item, candidates)
 
     def user_vector(self, user: int) -> FloatArray:
         """A trained user's vector."""
@@ -93,12 +104,6 @@ class ALSScorer(_Factors, Scorer[ALSConfig]):
         self.item_factors = np.asarray(model.item_factors, dtype=np.float64)
         self.gram = self.item_factors.T @ self.item_factors
 
-    def _score_known(self, users: IntArray, candidates: IntArray) -> FloatArray:
-        return self._dot(self.user_factors[users], candidates)
-
-    def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
-        return self._dot(self._rows_vectors(rows), candidates)
-
     def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
         """Each row's least-squares user vector with item factors fixed (implicit's ALS
         objective: confidence 1 + alpha·w on liked items, preference 1)."""
@@ -117,9 +122,6 @@ class ALSScorer(_Factors, Scorer[ALSConfig]):
             a = self.gram + (yi.T * (confidence - 1.0)) @ yi + reg
             out[n] = np.linalg.solve(a, yi.T @ confidence)
         return out
-
-    def _related(self, item: int, candidates: IntArray) -> FloatArray:
-        return self._cosine(item, candidates)
 
 
 class BPRScorer(_Factors, Scorer[BPRConfig]):
@@ -144,12 +146,6 @@ class BPRScorer(_Factors, Scorer[BPRConfig]):
         self.user_factors = np.asarray(model.user_factors, dtype=np.float64)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float64)
 
-    def _score_known(self, users: IntArray, candidates: IntArray) -> FloatArray:
-        return self._dot(self.user_factors[users], candidates)
-
-    def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
-        return self._dot(self._rows_vectors(rows), candidates)
-
     def _rows_vectors(self, rows: sparse.csr_matrix) -> FloatArray:
         liked = rows.copy()
         liked.data = np.clip(liked.data, 0.0, None)
@@ -158,9 +154,6 @@ class BPRScorer(_Factors, Scorer[BPRConfig]):
         users: FloatArray = np.asarray(liked @ self.item_factors) / weights
         users[:, -1] = 1.0  # the bias column, as in trained user factors
         return users
-
-    def _related(self, item: int, candidates: IntArray) -> FloatArray:
-        return self._cosine(item, candidates)
 
 
 def _user_items(data: TrainingData, weighted: bool) -> Any:
