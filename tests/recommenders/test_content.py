@@ -33,3 +33,22 @@ def test_a_catalogue_without_text_has_no_content_opinion() -> None:
     blank = ItemMetadata.build([""] * 12)
     scorer = ContentScorer(popularity_prior=0.0).fit(replace(data, metadata=blank))
     assert np.allclose(scorer.score(0), 0.0)
+
+
+def test_one_request_scores_as_a_batch_of_users_does() -> None:
+    # One user takes a dense-profile path of its own; many users (evaluation) a sparse one.
+    data = taste_data()
+    scorer = ContentScorer().fit(data)
+    users = np.arange(data.n_users)
+    batch = scorer.score_users(users)
+    few = np.array([2, 7])  # few candidates: only their rows are read
+    for user in users.tolist():
+        np.testing.assert_allclose(scorer.score(user), batch[user], atol=1e-12)
+        np.testing.assert_allclose(scorer.score(user, few), batch[user, few], atol=1e-12)
+    history, weights = np.array([0, 3, 5]), np.array([2.0, 0.5, 1.0])
+    rows = scorer._history_row(history, weights)
+    np.testing.assert_allclose(
+        scorer.score_history(history, weights),
+        scorer._score_profiles(rows @ scorer.item_vectors, np.arange(data.n_items))[0],
+        atol=1e-12,
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -101,3 +102,15 @@ def test_one_request_from_a_long_history_reads_its_heaviest_items(
     b = scorer.weights
     expected = 3.0 * b[pos[4]] + 2.0 * b[pos[12]]  # the two heaviest of the four
     np.testing.assert_allclose(got[scorer.items], expected[pos[scorer.items]], rtol=1e-5, atol=1e-6)
+
+
+def test_weights_are_row_major_and_an_older_column_major_model_loads_row_major() -> None:
+    # A request gathers B's rows for the user's history: 8x slower from a column-major array.
+    scorer = fitted_on_random_likes(seed=6, n_users=40, n_items=30, density=0.2)
+    assert scorer.weights.flags.c_contiguous
+    expected = scorer.score_users(np.arange(40))
+    scorer.weights = np.asfortranarray(scorer.weights)  # as models saved before were
+    loaded = pickle.loads(pickle.dumps(scorer))
+    assert loaded.weights.flags.c_contiguous
+    np.testing.assert_array_equal(loaded.weights, scorer.weights)
+    np.testing.assert_allclose(loaded.score_users(np.arange(40)), expected, rtol=1e-6)

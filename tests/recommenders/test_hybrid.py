@@ -144,3 +144,23 @@ def test_rescaled_rows_span_zero_to_one_and_keep_order(values: list[float], mask
         assert kept.min() >= 0 and kept.max() <= 1 + 1e-12
         order = np.argsort(row[0][finite], kind="stable")
         assert (np.diff(kept[order]) >= -1e-12).all()
+
+
+def test_explain_reads_the_requests_memo_and_says_the_same() -> None:
+    components = (
+        ComponentSpec(family="ease", weight=1.0),
+        ComponentSpec(family="item_knn", params={"n": 5}, weight=0.5),
+        ComponentSpec(family="popularity", weight=0.2),
+    )
+    data = taste_data()
+    hybrid = HybridScorer(components=components).fit(data)
+    candidates = unseen(data, 4)
+    cards = candidates[np.argsort(-hybrid.score(4, candidates))[:3]]
+    memo: dict[int, np.ndarray] = {}
+    hybrid.score_in_segment(4, candidates, np.ones(len(candidates)), memo)
+    alone = hybrid.explain(4, cards, cards)
+    assert hybrid.explain(4, cards, cards, memo) == alone
+    assert len(memo) == 3  # explain added popularity, which ranking read from the segment
+    assert hybrid.explain(4, cards, cards, {}) == alone  # an empty memo is filled as it goes
+    (cold,) = hybrid.explain(COLD_USER, cards, cards[:1], {})
+    assert cold.component == "popularity"

@@ -120,9 +120,14 @@ class Relevance:
                 cached = self._model_all = (user, model.score_all(user.index))
             return cached[1][items]
         popularity = segment.popularity if segment is not None else None
+        return model.score(user.index, items, popularity, self._request_memo(user))
+
+    def _request_memo(self, user: UserSignals) -> dict[int, FloatArray]:
+        """The request's memo of a hybrid's component scores for ``user`` (one request
+        holds one user's signals; the memo ends with it)."""
         if self._memo is None or self._memo[0] is not user:
             self._memo = (user, {})
-        return model.score(user.index, items, popularity, self._memo[1])
+        return self._memo[1]
 
     def reasons(
         self, user: UserSignals, items: IntArray, segment: SegmentState | None
@@ -138,7 +143,9 @@ class Relevance:
         affinity = self.item_affinity(user, items)
         if self.model is not None and user.personal:
             for item, placement in zip(
-                items.tolist(), self.model.explain(user.index, items, items), strict=True
+                items.tolist(),
+                self.model.explain(user.index, items, items, self._request_memo(user)),
+                strict=True,
             ):
                 if placement.because_item_id is not None:
                     out[item] = (self._because(user, placement.because_item_id), placement.signal)

@@ -69,7 +69,27 @@ class ContentScorer(Scorer[ContentConfig]):
         return scores + self._prior(candidates)[None, :]
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
+        if rows.shape[0] == 1:
+            return self._score_one(rows, candidates)
         return self._score_profiles(sparse.csr_matrix(rows @ self.item_vectors), candidates)
+
+    def _score_one(self, row: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
+        """One request, as ``_score_profiles`` scores it: the profile as a dense vector (the
+        history's item vectors, weighted) and one sparse matrix-vector product over the
+        items. Sparse-by-sparse products and scikit-learn's ``normalize`` cost a millisecond
+        a call in index building and argument checks; this is a tenth of that."""
+        start, end = row.indptr[0], row.indptr[1]
+        history = self.item_vectors[row.indices[start:end]]
+        profile = np.asarray(history.T @ row.data[start:end], dtype=np.float64).ravel()
+        norm = float(np.linalg.norm(profile))
+        if norm > 0:
+            profile /= norm
+        if len(candidates) * 4 < self.n_items:  # few candidates: only their rows
+            scores = self.item_vectors[candidates] @ profile
+        else:
+            scores = (self.item_vectors @ profile)[candidates]
+        result: FloatArray = (scores + self._prior(candidates))[None, :]
+        return result
 
     def _related(self, item: int, candidates: IntArray) -> FloatArray:
         row = self.item_vectors.getrow(item)

@@ -9,7 +9,7 @@ last (the hybrid's other components still score them).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,9 @@ def spd_inverse(matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         inverse[start:stop, :start] = inverse[:start, start:stop].T
         block = np.triu(inverse[start:stop, start:stop])
         inverse[start:stop, start:stop] = block + np.triu(block, 1).T
-    result: npt.NDArray[np.float32] = inverse
+    # LAPACK answers in column-major order; the inverse is symmetric, so its transpose is the
+    # same matrix in row-major order, where a request reads its rows (``EASEScorer``).
+    result: npt.NDArray[np.float32] = inverse.T if inverse.flags.f_contiguous else inverse
     return result
 
 
@@ -84,6 +86,14 @@ class EASEScorer(Scorer[EASEConfig]):
         p /= -np.diag(p)[None, :]  # B = -P / diag(P), in place: B is the largest array here
         p[np.diag_indices_from(p)] = 0.0
         self.weights = p
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models saved before B was kept row-major: a request gathers B's rows for the user's
+        # history, 8x slower from a column-major array, so convert once on load.
+        weights = state.get("weights")
+        if isinstance(weights, np.ndarray) and not weights.flags.c_contiguous:
+            state["weights"] = np.ascontiguousarray(weights)
+        self.__dict__.update(state)
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
         pos = self.position[candidates]

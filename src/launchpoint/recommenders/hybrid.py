@@ -289,19 +289,29 @@ class HybridScorer(Scorer[HybridConfig]):
             if component.family == "popularity":
                 parts.append(np.log1p(np.asarray(segment_popularity, np.float64))[None, :])
             elif every_item is not None:
-                if n not in every_item:
-                    every_item[n] = component.score_users(np.array([user]))[0]
-                parts.append(every_item[n][cands][None, :])
+                parts.append(self._every_item(n, user, every_item)[cands][None, :])
             else:
                 parts.append(component.score_users(np.array([user]), cands))
         result: FloatArray = self._blend(parts)[0]
         return result
 
+    def _every_item(self, n: int, user: int, every_item: dict[int, FloatArray]) -> FloatArray:
+        """Component ``n``'s raw scores of every item for ``user``, from the request's memo."""
+        if n not in every_item:
+            every_item[n] = self.components[n].score_users(np.array([user]))[0]
+        return every_item[n]
+
     def explain(
-        self, user: int, candidates: npt.ArrayLike, items: npt.ArrayLike
+        self,
+        user: int,
+        candidates: npt.ArrayLike,
+        items: npt.ArrayLike,
+        every_item: dict[int, FloatArray] | None = None,
     ) -> list[CardSignal]:
         """Why each of ``items`` (a subset of ``candidates``, e.g. the cards shown) scored
-        as it did among ``candidates``."""
+        as it did among ``candidates``. ``every_item``: the request's memo, as in
+        ``score_in_segment``: the cards' components are read from the scores that ranked
+        them instead of computed again."""
         self._check_fitted()
         cands = self._candidates(candidates)
         chosen = np.asarray(items, dtype=np.intp)
@@ -312,7 +322,10 @@ class HybridScorer(Scorer[HybridConfig]):
         warm = 0 <= user < self.n_users and bool(self.active[user])
         parts = np.zeros((len(active), len(chosen)))
         for row, n in enumerate(active):
-            raw = self.components[n].score_users(np.array([user]), cands)
+            if every_item is not None and 0 <= user < self.n_users:
+                raw = self._every_item(n, user, every_item)[cands][None, :]
+            else:
+                raw = self.components[n].score_users(np.array([user]), cands)
             parts[row] = self.weights[n] * minmax_rows(raw)[0, positions]
         out = []
         because = self._because(user, chosen) if warm else np.full(len(chosen), -1)

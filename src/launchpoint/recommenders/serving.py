@@ -203,9 +203,14 @@ class StateScorer:
         return out
 
     def explain(
-        self, user: int, candidates: npt.ArrayLike, items: npt.ArrayLike
+        self,
+        user: int,
+        candidates: npt.ArrayLike,
+        items: npt.ArrayLike,
+        memo: dict[int, FloatArray] | None = None,
     ) -> list[Placement]:
-        """What placed each of ``items`` (state indices, among ``candidates``)."""
+        """What placed each of ``items`` (state indices, among ``candidates``); ``memo``:
+        the request's memo ``score`` filled, which a hybrid reads its components from."""
         scorer = self.model.scorer
         chosen = np.asarray(items, dtype=np.intp)
         cands = np.asarray(candidates, dtype=np.intp)
@@ -216,7 +221,7 @@ class StateScorer:
         out: list[Placement] = []
         signals: dict[int, Any] = {}
         if hasattr(scorer, "explain") and len(mapped_cands) and (mapped >= 0).any():
-            for signal in scorer.explain(who, mapped_cands, mapped[mapped >= 0]):
+            for signal in scorer.explain(who, mapped_cands, mapped[mapped >= 0], memo):
                 signals[signal.item] = signal
         for state_item, model_item in zip(chosen.tolist(), mapped.tolist(), strict=True):
             signal = signals.get(model_item)
