@@ -19,7 +19,13 @@ from launchpoint.ranking.pipeline import (
     user_signals,
 )
 from launchpoint.ranking.relevance import Relevance
-from launchpoint.ranking.retrieval import RetrievalConfig, best_of, shortlisted
+from launchpoint.ranking.retrieval import (
+    SAMPLE,
+    RetrievalConfig,
+    best_of,
+    exact_rank,
+    shortlisted,
+)
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.recommenders.data import training_data_from_state
 from launchpoint.recommenders.model import TrainedModel, train_model
@@ -148,6 +154,42 @@ def test_best_of_breaks_ties_at_the_edge_by_position_as_the_chain_does() -> None
     assert best_of(np.zeros(5), 2).tolist() == [True, True, False, False, False]
     assert best_of(scores, 0).sum() == 0
     assert best_of(scores, 10).all()
+
+
+def test_a_sample_that_misleads_the_threshold_still_gives_the_exact_best() -> None:
+    # Only the sampled positions score high: the threshold keeps fewer than asked for, and
+    # the group is ranked in full.
+    scores = np.zeros(4 * SAMPLE)
+    scores[::4] = np.linspace(1.0, 2.0, SAMPLE)
+    scores[1::4] = np.linspace(0.1, 0.9, SAMPLE)
+    kept = exact_rank(scores)(np.ones(len(scores), dtype=bool), 114)
+    expected = np.zeros(len(scores), dtype=bool)
+    expected[np.argsort(-scores, kind="stable")[:114]] = True
+    assert kept.tolist() == expected.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 3000),
+    st.integers(2, 50),
+    st.floats(0.01, 1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_a_groups_best_are_the_ones_a_full_sort_finds(
+    size: int, distinct: int, share: float, seed: int
+) -> None:
+    # Large groups take a threshold from a sample; many ties test the edge, where the
+    # earlier position wins as in best_of.
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, distinct, size) / distinct
+    scores[rng.random(size) < 0.05] = -np.inf
+    rank = exact_rank(scores)
+    for n in (1, 10, 114, size):
+        mask = rng.random(size) < share
+        members = np.flatnonzero(mask)
+        expected = np.zeros(size, dtype=bool)
+        expected[members[np.lexsort((members, -scores[members]))[:n]]] = True
+        assert rank(mask, n).tolist() == expected.tolist()
 
 
 # -- approximate search through the pipeline ---------------------------------------------------

@@ -45,6 +45,7 @@ Search = Callable[[IntArray, int], IntArray]
 DEFAULT_SHORTLIST = 200
 DEFAULT_ANN_MIN_ITEMS = 200_000
 SPARE = 50  # room for the items a page's earlier ribbons and rotation take out
+SAMPLE = 1024  # scores sampled to set a group's threshold (``_above_threshold``)
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,37 @@ def best_of(scores: FloatArray, n: int) -> BoolArray:
 def exact_rank(scores: FloatArray) -> Rank:
     def rank(mask: BoolArray, n: int) -> BoolArray:
         out = np.zeros(len(scores), dtype=bool)
-        where = np.flatnonzero(mask)
+        if n <= 0:
+            return out
+        where = _above_threshold(scores, mask, n)
+        if where is None:  # a small group, or the sample's threshold fell short: all of it
+            where = np.flatnonzero(mask)
         out[where[best_of(scores[where], n)]] = True
         return out
 
     return rank
+
+
+def _above_threshold(scores: FloatArray, mask: BoolArray, n: int) -> IntArray | None:
+    """The candidates of ``mask`` at or above a threshold that keeps a little more than ``n``
+    of them, found from an evenly spaced sample; None where the sample cannot say (a small
+    group) or the threshold kept fewer than ``n``.
+
+    The shortlist asks for the best of half a dozen groups of a ribbon's candidates (all of
+    them, those outside the user's interests, other categories, fresh ones), and a partial
+    sort of each group's fifty thousand scores costs a quarter of a millisecond; a comparison
+    with a threshold costs a fiftieth. Every member at or above the threshold is kept, so when
+    there are ``n`` of them the group's ``n`` best, ties included, are among them and
+    ``best_of`` over them is exact."""
+    step = max(1, len(scores) // SAMPLE)
+    sample = scores[::step][mask[::step]]
+    members = int(np.count_nonzero(mask))
+    want = -(-len(sample) * (3 * n // 2 + 32) // max(members, 1))  # members per sample entry
+    if len(sample) < 32 or 2 * want >= len(sample):
+        return None
+    threshold = np.partition(sample, len(sample) - want)[len(sample) - want]
+    where = np.flatnonzero(mask & (scores >= threshold))
+    return where if len(where) >= n else None
 
 
 def keep_mask(
