@@ -307,6 +307,11 @@ class WorkspaceEngine(SegmentOperations):
         }
         return page, guarded, served
 
+    def warm(self) -> None:
+        """Build what serving reads (the state, the guardrails' tools, the active model for
+        that state), as the first request would."""
+        self._serving(None)
+
     def _serving(self, now: float | None) -> tuple[WorkspaceState, ServingTools, Relevance]:
         state = self.state(now=now)
         tools = self._tools
@@ -464,6 +469,11 @@ class Launchpoint:
         for engine in list(self._engines.values()):
             engine.state()
             engine.check_experiments()
+
+    def warm(self) -> None:
+        """Ready the default workspace for serving (``WorkspaceEngine.warm``): what a server
+        does before it takes requests, with ``warm_start``."""
+        self.workspace().warm()
 
     def close(self) -> None:
         for engine in list(self._engines.values()):

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="From this many candidates, a factor model's (ALS, BPR) best items are "
         "found by approximate nearest-neighbour search instead of scoring every one; 0: never.",
     )
+    warm_start: bool = Field(
+        True,
+        description="A server process builds the default workspace's serving state and loads "
+        "its active model before it takes requests, so no user waits for that (and each of "
+        "`serve --workers N` takes requests only once ready).",
+    )
 
     @model_validator(mode="after")
     def _production(self) -> Settings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,6 +48,15 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
         # their turn in the event loop.
         threads = lp.settings.request_threads or max(2, os.cpu_count() or 2)
         to_thread.current_default_thread_limiter().total_tokens = threads
+        if lp.settings.warm_start:
+            # Before the first request is taken: each of `serve --workers N` accepts
+            # connections only once its own state is built.
+            started = time.perf_counter()
+            try:
+                await run_in_threadpool(lp.warm)
+                log.info("serving state ready in %.1f s", time.perf_counter() - started)
+            except Exception:  # serving builds it on the first request instead
+                log.exception("warm start failed; the first request builds the serving state")
         task = asyncio.create_task(refresh_on_schedule())
         yield
         task.cancel()

@@ -1,0 +1,65 @@
+"""A server process readies the default workspace before it takes requests (warm_start)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from launchpoint.api import create_app
+from launchpoint.domain.records import EventIn, ItemIn
+from launchpoint.engine import Launchpoint
+from launchpoint.settings import Settings
+
+
+def _launchpoint(tmp_path: Path, **settings: object) -> Launchpoint:
+    lp = Launchpoint(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'lp.db'}",
+            data_dir=tmp_path,
+            workspace=f"w{uuid.uuid4().hex[:8]}",
+            **settings,
+        )
+    )
+    engine = lp.workspace()
+    engine.add_items([ItemIn(id="i1", title="One", categories=["a"])])
+    engine.add_events([EventIn(user_id="u1", item_id="i1", type="purchase")])
+    return lp
+
+
+def test_a_server_builds_the_serving_state_before_its_first_request(tmp_path: Path) -> None:
+    lp = _launchpoint(tmp_path)
+    engine = lp.workspace()
+    assert engine._state is None
+    with TestClient(create_app(lp.settings, launchpoint=lp)):
+        state = engine._state
+        assert state is not None and state.version == engine.store.data_version()
+        assert engine._tools is not None and engine._tools.state is state
+    lp.close()
+
+
+def test_without_warm_start_the_first_request_builds_it(tmp_path: Path) -> None:
+    lp = _launchpoint(tmp_path, warm_start=False)
+    engine = lp.workspace()
+    with TestClient(create_app(lp.settings, launchpoint=lp)) as client:
+        assert engine._state is None
+        assert client.get("/v1/users/u1/ribbons").status_code == 200
+        assert engine._state is not None
+    lp.close()
+
+
+def test_a_failed_warm_start_leaves_the_server_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    lp = _launchpoint(tmp_path)
+
+    def broken() -> None:
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(lp, "warm", broken)
+    with TestClient(create_app(lp.settings, launchpoint=lp)) as client:
+        assert client.get("/v1/users/u1/ribbons").status_code == 200
+    assert "warm start failed" in caplog.text
+    lp.close()
