@@ -461,6 +461,11 @@ class Launchpoint:
                     self._engines[wid] = engine
         return engine
 
+    def made_workspace(self, workspace_id: str | None = None) -> WorkspaceEngine | None:
+        """The workspace's engine if this process has made it already, else None (then
+        ``workspace`` makes it, checking the id)."""
+        return self._engines.get(workspace_id or self.settings.workspace)
+
     def refresh(self) -> None:
         """Bring every workspace this process serves up to date: what a server runs every
         refresh_seconds, so qualification is re-evaluated (and its history kept) even when no

@@ -216,11 +216,13 @@ def _is_public(scope: Scope) -> bool:
 _bearer = HTTPBearer(auto_error=False, description="An API key: lp_<id>_<secret>.")
 
 
-def authorize_route(
+async def authorize_route(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Refuse a key whose scopes do not reach the route FastAPI matched (app-wide dependency)."""
+    """Refuse a key whose scopes do not reach the route FastAPI matched (app-wide dependency;
+    a coroutine, as it reads only the request: a sync one would cost every request a hop to
+    the thread pool)."""
     guard: KeyGuard | None = getattr(request.app.state, "key_guard", None)
     if guard is None or not guard.required:
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
 from pydantic import BaseModel, Field
 
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
@@ -103,6 +104,14 @@ class RibbonPagePublic(BaseModel):
                 for r in page.ribbons
             ],
         )
+
+
+def serialised(model: BaseModel) -> Response:
+    """``model`` as a JSON response, serialised here. Returned from a route that declares it
+    as ``response_model`` (for the docs), it skips FastAPI's own pass: validating the model
+    again and serialising it, for a sync route in a thread-pool hop of its own (a tenth of a
+    ribbons request's CPU at 5k items)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 class ApplyPublic(BaseModel):

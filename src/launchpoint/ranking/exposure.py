@@ -24,6 +24,7 @@ from launchpoint.domain.ribbons import RibbonPage
 log = logging.getLogger("launchpoint.exposure")
 
 BATCH = 500
+LINGER = 0.02  # seconds the writer waits for more rows to store with the first
 
 
 def exposure_row(
@@ -80,9 +81,12 @@ class ExposureLog:
                 self._queue.task_done()
                 return
             batch = [first]
+            # Rows that arrive within LINGER join the batch: one transaction for a few pages
+            # instead of one each (at 150 pages a second, a tenth of a server's CPU).
+            deadline = time.monotonic() + LINGER
             while len(batch) < BATCH:
                 try:
-                    row = self._queue.get_nowait()
+                    row = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0))
                 except queue.Empty:
                     break
                 if row is None:  # close: store what we have, then stop

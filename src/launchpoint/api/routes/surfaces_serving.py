@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from launchpoint.api.deps import Workspace
-from launchpoint.api.schemas import RibbonPagePublic
+from launchpoint.api.schemas import RibbonPagePublic, serialised
 from launchpoint.ranking.pipeline import notes_of
 from launchpoint.ranking.surfaces import MAX_RANK_ITEMS
 
@@ -31,13 +31,13 @@ def get_related(
     explain: Annotated[
         Literal["none", "full", "shown"], Query(description="Include the trace.")
     ] = "none",
-) -> RibbonPagePublic:
+) -> Response:
     page, guarded, served = ws.related(item_id, user, surface, cards, explain != "none")
     trace = None
     if explain != "none":
         scope: Literal["all", "shown"] = "all" if explain == "full" else "shown"
         trace = ws.page_trace(user or "", surface, guarded, scope)
-    return RibbonPagePublic.of(page, notes_of(guarded), served, trace)
+    return serialised(RibbonPagePublic.of(page, notes_of(guarded), served, trace))
 
 
 class RankRequest(BaseModel):

@@ -3,10 +3,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from launchpoint.api.deps import Workspace
-from launchpoint.api.schemas import IngestPublic, RibbonPagePublic, UserBatch, public_record
+from launchpoint.api.schemas import (
+    IngestPublic,
+    RibbonPagePublic,
+    UserBatch,
+    public_record,
+    serialised,
+)
 from launchpoint.domain.records import UserIn
 from launchpoint.ranking.pipeline import RibbonRequest, notes_of
 
@@ -43,14 +49,14 @@ def get_ribbons(
             "shown: the trace of the cards shown only."
         ),
     ] = "none",
-) -> RibbonPagePublic:
+) -> Response:
     request = RibbonRequest(user_id, surface, layers, cards, explain=explain != "none")
     page, guarded, served = ws.ribbons_explained(request)
     trace = None
     if explain != "none":
         scope: Literal["all", "shown"] = "all" if explain == "full" else "shown"
         trace = ws.page_trace(user_id, surface, guarded, scope)
-    return RibbonPagePublic.of(page, notes_of(guarded), served, trace)
+    return serialised(RibbonPagePublic.of(page, notes_of(guarded), served, trace))
 
 
 @router.get(
