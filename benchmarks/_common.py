@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,23 +150,42 @@ def reset_peak_rss() -> bool:
     return True
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (Linux): a server's worker processes."""
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with suppress(OSError):
+                queue += [int(child) for child in task.read_text().split()]
+    return found
+
+
 def process_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    """Resident memory of a process and its live descendants (a server's workers), in MB."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of another process (Linux), 0 where unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of another process and its live descendants (Linux), 0 where
+    unknown."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- figures -----------------------------------------------------------------------------
@@ -293,12 +312,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STARTED = "Application startup complete."  # what uvicorn logs (level info) as a worker starts
+
+
 @contextmanager
 def server(
-    command: list[str], env: dict[str, str], port: int, ready_seconds: float = 60.0
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    ready_seconds: float = 60.0,
+    workers: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A server subprocess on 127.0.0.1:port, yielded once /healthz answers. Its stderr goes
-    to a file (a pipe nobody reads could fill and stall it) and is shown if it dies."""
+    """A server subprocess on 127.0.0.1:port, yielded once /healthz answers and, with several
+    ``workers`` (uvicorn at log level info), once each has logged that its startup is
+    complete. Its stderr goes to a file (a pipe nobody reads could fill and stall it) and is
+    shown if it dies."""
     import httpx
 
     with tempfile.NamedTemporaryFile(prefix="launchpoint-bench-server-", suffix=".log") as log:
@@ -312,13 +340,16 @@ def server(
                     raise RuntimeError(f"server exited with {proc.returncode}:\n{err[-3000:]}")
                 try:
                     url = f"http://127.0.0.1:{port}/healthz"
-                    if httpx.get(url, timeout=1).status_code == 200:
+                    log_text = Path(log.name).read_text(errors="replace")
+                    started = workers == 1 or log_text.count(STARTED) >= workers
+                    if started and httpx.get(url, timeout=1).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"server did not answer /healthz within {ready_seconds:.0f} s"
+                        f"server did not answer /healthz with {workers} worker(s) started "
+                        f"within {ready_seconds:.0f} s"
                     )
                 time.sleep(0.1)
             yield proc

@@ -616,8 +616,13 @@ def over_http(
     }
     payload = db.folder / f"floor-page-{dataset.name}.json"
     payload.write_text(json.dumps(page))
+    # Several workers: uvicorn forks them (as `launchpoint serve --workers N` does); each logs
+    # its startup at level info, which is how server() knows every one is ready.
     uvicorn = [sys.executable, "-m", "uvicorn", "launchpoint.api:create_app", "--factory",
-               "--log-level", "warning", "--no-access-log"]  # fmt: skip
+               "--log-level", "warning" if args.workers == 1 else "info", "--no-access-log",
+               *(["--workers", str(args.workers)] if args.workers > 1 else [])]  # fmt: skip
+    processes = "one process" if args.workers == 1 else f"{args.workers} worker processes"
+    figures["http_workers"] = args.workers
     # (label, figure tag, command, data_dir): the run's folder holds no model; trained_dir
     # holds the one the in-process run trained.
     servers = [("Launchpoint, first score", "lp", uvicorn, db.folder)]
@@ -632,7 +637,11 @@ def over_http(
         port = free_port()
         command = [*command, "--host", "127.0.0.1", "--port", str(port)]
         base = f"http://127.0.0.1:{port}"
-        with server(command, {**env, "LAUNCHPOINT_DATA_DIR": str(data_dir)}, port) as proc:
+        workers = args.workers if tag != "floor" else 1
+        launched = time.perf_counter()
+        with server(command, {**env, "LAUNCHPOINT_DATA_DIR": str(data_dir)}, port,
+                    args.first_request_timeout, workers) as proc:  # fmt: skip
+            ready_s = time.perf_counter() - launched
             start = time.perf_counter()
             first = httpx.get(f"{base}/v1/users/{urllib.parse.quote(users[0], safe='')}/ribbons",
                               headers=headers, timeout=args.first_request_timeout)  # fmt: skip
@@ -672,13 +681,17 @@ def over_http(
                     figures[f"{key}_errors"] = result.errors
                     figures[f"{key}_server_cpu_ms"] = 1000 * result.server_cpu / n
             server_rss = process_rss_mb(proc.pid)
-        what = f" (builds the state; serves with {algorithm})" if tag != "floor" else ""
-        print(f"    {name} server: first request {first_s:.2f} s{what}, "
-              f"resident memory {server_rss:.0f} MB")  # fmt: skip
+        what = f" (serves with {algorithm})" if tag != "floor" else ""
+        processes_here = f"{workers} process{'es' if workers > 1 else ''}"
+        print(f"    {name} server ({processes_here}): ready {ready_s:.2f} s after launch (warm "
+              f"start: each builds its serving state first), first request {first_s:.2f} s"
+              f"{what}, resident memory {server_rss:.0f} MB")  # fmt: skip
+        figures[f"{dataset.name}_http_{tag}_ready_s"] = ready_s
         figures[f"{dataset.name}_http_{tag}_first_request_s"] = first_s
         figures[f"{dataset.name}_http_{tag}_server_rss_mb"] = server_rss
     print_table(
-        "over HTTP on loopback (uvicorn, one process), ms; latency at a fixed rate counts from "
+        f"over HTTP on loopback (uvicorn, Launchpoint in {processes}, the floor in one), ms; "
+        "latency at a fixed rate counts from "
         "when each request was due (goal: p99 <= 25 ms at 200 req/s); cpu = CPU ms per request",
         ["what", "ok", "errors", "p50", "p95", "p99", "max", "req/s", "server cpu", "client cpu"],
         rows,
@@ -854,6 +867,13 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1500,
         help="Requests in the saturation run (default: %(default)s).",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Launchpoint server processes (uvicorn --workers, as `launchpoint serve --workers "
+        "N`); each builds its own state (default: 1).",
     )
     parser.add_argument(
         "--concurrency",
