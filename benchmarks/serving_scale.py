@@ -348,8 +348,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     with bench_database(args, "scale") as db:
         print(f"serving_scale on {machine_line(db)}")
         # A temporary database goes with its folder: deleting 15M rows first would take
-        # minutes. A given one is left as found (its workspace is deleted afterwards).
-        workspace = db.new_workspace("scale") if args.database_url else f"{db.prefix}-scale"
+        # minutes. A given one is left as found (its workspace is deleted afterwards); a
+        # kept one names its workspace.
+        named = args.database_url or args.keep
+        workspace = db.new_workspace("scale") if named else f"{db.prefix}-scale"
         reset_peak_rss()
         start = time.perf_counter()
         g = generate(args.users, args.items, args.events, args.seed)
