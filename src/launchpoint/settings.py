@@ -75,11 +75,12 @@ class Settings(BaseSettings):
         description="A key may send this many seconds' worth of its rate at once.",
     )
     request_threads: int = Field(
-        0,
+        1,
         ge=0,
         le=1000,
         description="Requests a server process works on at once (the others wait their turn); "
-        "0: as many as the machine has cores, at least 2.",
+        "0: as many as the machine has cores. Serving is CPU work under one interpreter lock: "
+        "use more processes (serve --workers N) for more cores.",
     )
     shortlist: int = Field(
         200,
