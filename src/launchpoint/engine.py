@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.segments import SurfaceSpec
@@ -309,8 +311,14 @@ class WorkspaceEngine(SegmentOperations):
 
     def warm(self) -> None:
         """Build what serving reads (the state, the guardrails' tools, the active model for
-        that state), as the first request would."""
-        self._serving(None)
+        that state), as the first request would, and score one user over every item: a
+        model makes some request-time structures on first use (item-kNN's row-major
+        similarity, a factor model's float32 item vectors), which cost the first request
+        tens of milliseconds and, with one request at a time, every request queued behind."""
+        state, _, relevance = self._serving(None)
+        if relevance.model is not None and state.user_ids:
+            busiest = int(np.argmax(np.diff(state.interactions.indptr)))  # a user with history
+            relevance.model.score_all(busiest)
 
     def _serving(self, now: float | None) -> tuple[WorkspaceState, ServingTools, Relevance]:
         state = self.state(now=now)

@@ -40,6 +40,30 @@ def test_a_server_builds_the_serving_state_before_its_first_request(tmp_path: Pa
     lp.close()
 
 
+def test_warm_start_readies_the_active_model_for_the_first_request(tmp_path: Path) -> None:
+    from launchpoint.recommenders.data import training_data_from_state
+    from launchpoint.recommenders.model import train_model
+
+    lp = _launchpoint(tmp_path)
+    engine = lp.workspace()
+    engine.add_events(
+        [EventIn(user_id=f"u{n}", item_id="i1", type="purchase") for n in range(2, 5)]
+    )
+    engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
+    engine.add_events([EventIn(user_id="u2", item_id="i2", type="purchase")])
+    model = train_model(training_data_from_state(engine.state()), "item_knn", {})
+    engine.models.save(model, activate=True)
+    lp.close()
+    lp = Launchpoint(lp.settings)  # a new server process: the model is loaded from disk
+    engine = lp.workspace()
+    with TestClient(create_app(lp.settings, launchpoint=lp)):
+        active = engine.models.active()
+        assert active is not None
+        # item-kNN's row-major similarity, made on first use, is made before any request
+        assert getattr(active.scorer, "_similarity_rows", None) is not None
+    lp.close()
+
+
 def test_without_warm_start_the_first_request_builds_it(tmp_path: Path) -> None:
     lp = _launchpoint(tmp_path, warm_start=False)
     engine = lp.workspace()
