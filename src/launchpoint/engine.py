@@ -311,14 +311,21 @@ class WorkspaceEngine(SegmentOperations):
 
     def warm(self) -> None:
         """Build what serving reads (the state, the guardrails' tools, the active model for
-        that state), as the first request would, and score one user over every item: a
-        model makes some request-time structures on first use (item-kNN's row-major
-        similarity, a factor model's float32 item vectors), which cost the first request
-        tens of milliseconds and, with one request at a time, every request queued behind."""
-        state, _, relevance = self._serving(None)
-        if relevance.model is not None and state.user_ids:
-            busiest = int(np.argmax(np.diff(state.interactions.indptr)))  # a user with history
+        that state), as the first request would, then score one user over every item and
+        compose their home page (logging no exposure): a model and the state make some
+        request-time structures on first use (item-kNN's row-major similarity, a factor
+        model's float32 item vectors, the events by user behind "Because you rated..."),
+        which cost a process's first page 30 ms and, with one request at a time, every
+        request queued behind it."""
+        state, tools, relevance = self._serving(None)
+        if not state.user_ids:
+            return
+        busiest = int(np.argmax(np.diff(state.interactions.indptr)))  # a user with history
+        if relevance.model is not None:
             relevance.model.score_all(busiest)
+        user_id = state.user_ids[busiest]
+        user = user_signals(state, user_id, self._clock(), personal=True)
+        home_page(state, tools, relevance, RibbonRequest(user_id), self.surface("home"), user)
 
     def _serving(self, now: float | None) -> tuple[WorkspaceState, ServingTools, Relevance]:
         state = self.state(now=now)
