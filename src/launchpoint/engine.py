@@ -315,8 +315,8 @@ class WorkspaceEngine(SegmentOperations):
         compose their home page (logging no exposure): a model and the state make some
         request-time structures on first use (item-kNN's row-major similarity, a factor
         model's float32 item vectors, the events by user behind "Because you rated..."),
-        which cost a process's first page 30 ms and, with one request at a time, every
-        request queued behind it."""
+        which the first page would pay for (on the demo, 4.5 ms against 1.7 ms after a warm
+        start) and, with one request at a time, every request queued behind it."""
         state, tools, relevance = self._serving(None)
         if not state.user_ids:
             return
