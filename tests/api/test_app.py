@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -29,7 +30,19 @@ def _launchpoint(tmp_path: Path, **settings: object) -> Launchpoint:
     return lp
 
 
-def test_a_server_builds_the_serving_state_before_its_first_request(tmp_path: Path) -> None:
+def test_a_server_builds_the_serving_state_before_its_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from launchpoint import engine as engine_module
+
+    pages: list[str] = []
+    compose = engine_module.home_page
+
+    def recorded(*args: Any) -> Any:
+        pages.append(args[3].user_id)
+        return compose(*args)
+
+    monkeypatch.setattr(engine_module, "home_page", recorded)
     lp = _launchpoint(tmp_path)
     engine = lp.workspace()
     assert engine._state is None
@@ -37,6 +50,9 @@ def test_a_server_builds_the_serving_state_before_its_first_request(tmp_path: Pa
         state = engine._state
         assert state is not None and state.version == engine.store.data_version()
         assert engine._tools is not None and engine._tools.state is state
+        # a home page was composed for a user with history, and no exposure logged for it
+        assert pages == ["u1"]
+        assert engine.exposures._thread is None
     lp.close()
 
 
