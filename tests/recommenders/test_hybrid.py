@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from launchpoint.recommenders.base import Scorer, minmax_rows
+from launchpoint.recommenders.data import TrainingData
 from launchpoint.recommenders.hybrid import ComponentSpec, HybridScorer
 from launchpoint.recommenders.neighbours import ItemKNNScorer
 from tests.recommenders.contract import ScorerContract
@@ -83,14 +84,19 @@ def test_segment_popularity_replaces_overall_popularity() -> None:
     assert np.argmax(hybrid.score(3, candidates)) == 0
 
 
-def test_a_requests_memo_gives_every_ribbon_the_scores_it_would_get_alone() -> None:
+def three_part_hybrid(data: TrainingData) -> HybridScorer:
+    """EASE and item-kNN (which read the user) with popularity (which does not)."""
     components = (
         ComponentSpec(family="ease", weight=1.0),
         ComponentSpec(family="item_knn", params={"n": 5}, weight=0.5),
         ComponentSpec(family="popularity", weight=0.2),
     )
+    return HybridScorer(components=components).fit(data)
+
+
+def test_a_requests_memo_gives_every_ribbon_the_scores_it_would_get_alone() -> None:
     data = taste_data()
-    hybrid = HybridScorer(components=components).fit(data)
+    hybrid = three_part_hybrid(data)
     rng = np.random.default_rng(2)
     memo: dict[int, np.ndarray] = {}
     for _ in range(3):  # three ribbons of one page, each with its own candidates
@@ -147,13 +153,8 @@ def test_rescaled_rows_span_zero_to_one_and_keep_order(values: list[float], mask
 
 
 def test_explain_reads_the_requests_memo_and_says_the_same() -> None:
-    components = (
-        ComponentSpec(family="ease", weight=1.0),
-        ComponentSpec(family="item_knn", params={"n": 5}, weight=0.5),
-        ComponentSpec(family="popularity", weight=0.2),
-    )
     data = taste_data()
-    hybrid = HybridScorer(components=components).fit(data)
+    hybrid = three_part_hybrid(data)
     candidates = unseen(data, 4)
     cards = candidates[np.argsort(-hybrid.score(4, candidates))[:3]]
     memo: dict[int, np.ndarray] = {}
