@@ -131,11 +131,15 @@ def keep_mask(
     diversity = config.diversity
     cap = diversity.max_per_category
     wanted = max(2 * diversity.min_categories, -(-2 * k // cap) if cap else 0)
-    if wanted:
+    exploration = config.exploration
+    affinity = user.category_affinity
+    explores = bool(exploration.share) and affinity is not None
+    # The candidates' categories, gathered once for the diversity rounds and exploration.
+    labels = catalogue.categories.gather(items) if wanted or explores else None
+    if labels is not None and wanted:
         # A category floor or cap reaches for other categories than the best candidates'
         # (which are often all in the user's favourite one or two): add the best candidates of
         # the categories not covered yet, a round per category at most.
-        labels = catalogue.categories.gather(items)
         for _ in range(wanted):
             covered = labels.union(keep, catalogue.categories.size)
             if int(covered.sum()) >= wanted:
@@ -147,13 +151,11 @@ def keep_mask(
     named = chain.named(key)
     if named is not None:
         keep |= named[items] & allowed
-    exploration = config.exploration
-    affinity = user.category_affinity
     outside: BoolArray | None = None
-    if exploration.share and affinity is not None:
+    if labels is not None and explores:
         interests = np.asarray(affinity) >= exploration.min_affinity
         if interests.any():
-            outside = ~catalogue.categories.gather(items).any_of(interests) & allowed
+            outside = ~labels.any_of(interests) & allowed
             keep |= rank(outside, exploration.candidates + SPARE)
     recency = config.recency
     if recency.share:
