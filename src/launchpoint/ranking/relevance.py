@@ -10,6 +10,7 @@ half and half.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,6 +53,18 @@ def _scaled(values: FloatArray) -> FloatArray:
     return (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
 
 
+@dataclass
+class _RequestScores:
+    """Scores one request computes once for its user and every ribbon reads: the user's
+    affinity for every item, a factor model's scores of every item, and a hybrid's memo of
+    its components' scores of every item (``HybridScorer.score_in_segment``)."""
+
+    user: UserSignals | None
+    affinity: FloatArray | None = None
+    model_all: FloatArray | None = None
+    memo: dict[int, FloatArray] = field(default_factory=dict)
+
+
 class Relevance:
     def __init__(
         self,
@@ -62,9 +75,7 @@ class Relevance:
         self.state = state
         self.model = model
         self.retrieval = retrieval or RetrievalConfig()
-        self._affinity: tuple[UserSignals, FloatArray] | None = None
-        self._model_all: tuple[UserSignals, FloatArray] | None = None
-        self._memo: tuple[UserSignals, dict[int, FloatArray]] | None = None
+        self._request = _RequestScores(None)
 
     def search(self, user: UserSignals) -> Search | None:
         """Approximate search for the user's best candidates (``ranking.retrieval``): with a
@@ -88,13 +99,12 @@ class Relevance:
             return np.zeros(len(items))
         # One product over the whole catalogue per user and request, then a gather: cheaper
         # than slicing the item x category matrix for each ribbon's candidates.
-        cached = self._affinity
-        if cached is None or cached[0] is not user:
-            every = np.asarray(
+        request = self._for(user)
+        if request.affinity is None:
+            request.affinity = np.asarray(
                 self.state.item_categories_by_column @ user.affinity, dtype=np.float64
             )
-            cached = self._affinity = (user, every)
-        return cached[1][items]
+        return request.affinity[items]
 
     def score(self, user: UserSignals, items: IntArray, segment: SegmentState | None) -> FloatArray:
         affinity = self.item_affinity(user, items)
@@ -116,22 +126,21 @@ class Relevance:
         and each ribbon reads its candidates from that."""
         model = self.model
         assert model is not None
-        n_items = len(self.state.item_ids)
-        cached = self._model_all
-        if cached is not None and cached[0] is user:
-            return cached[1][items]
-        if model.model.has_vectors and len(items) >= WHOLE_CATALOGUE_FROM * n_items:
-            cached = self._model_all = (user, model.score_all(user.index))
-            return cached[1][items]
+        request = self._for(user)
+        large = len(items) >= WHOLE_CATALOGUE_FROM * len(self.state.item_ids)
+        if request.model_all is None and model.model.has_vectors and large:
+            request.model_all = model.score_all(user.index)
+        if request.model_all is not None:
+            return request.model_all[items]
         popularity = segment.popularity if segment is not None else None
-        return model.score(user.index, items, popularity, self._request_memo(user))
+        return model.score(user.index, items, popularity, request.memo)
 
-    def _request_memo(self, user: UserSignals) -> dict[int, FloatArray]:
-        """The request's memo of a hybrid's component scores for ``user`` (one request
-        holds one user's signals; the memo ends with it)."""
-        if self._memo is None or self._memo[0] is not user:
-            self._memo = (user, {})
-        return self._memo[1]
+    def _for(self, user: UserSignals) -> _RequestScores:
+        """What this request computed for ``user`` (one request holds one user's signals;
+        a new user starts afresh)."""
+        if self._request.user is not user:
+            self._request = _RequestScores(user)
+        return self._request
 
     def reasons(
         self, user: UserSignals, items: IntArray, segment: SegmentState | None
@@ -148,7 +157,7 @@ class Relevance:
         if self.model is not None and user.personal:
             for item, placement in zip(
                 items.tolist(),
-                self.model.explain(user.index, items, items, self._request_memo(user)),
+                self.model.explain(user.index, items, items, self._for(user).memo),
                 strict=True,
             ):
                 if placement.because_item_id is not None:
