@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from launchpoint.domain import SegmentSpec
 from launchpoint.ranking.pipeline import user_signals
 from launchpoint.ranking.relevance import WHOLE_CATALOGUE_FROM, Relevance
-from tests.ranking.guardrails.worlds import NOW
+from launchpoint.ranking.state import build_state
+from tests.ranking.guardrails.worlds import DAY, NOW
 from tests.ranking.test_retrieval import N_ITEMS, als_model, taste_state
 
 
@@ -52,3 +54,31 @@ def test_affinity_for_every_item_is_the_category_product() -> None:
     expected = state.item_categories @ user.affinity
     np.testing.assert_allclose(relevance.item_affinity(user, items), expected, atol=1e-12)
     assert relevance.item_affinity(user, items[5:9]).tolist() == expected[5:9].tolist()
+
+
+def test_because_names_the_users_strongest_event_on_the_item_behind_the_card() -> None:
+    items = [
+        {"id": f"i{n}", "title": f"Item {n}", "text": "", "categories": ["c"], "available": True,
+         "created_at": NOW - DAY, "sensitive": [], "attributes": {}}
+        for n in range(4)
+    ]  # fmt: skip
+    users = [{"id": u, "created_at": NOW, "attributes": {}} for u in ("ann", "bob")]
+    events = [
+        ("ann", "i0", "view", None, NOW - 50),
+        ("ann", "i1", "view", None, NOW - 40),
+        ("bob", "i1", "purchase", None, NOW - 35),  # another user's event says nothing of ann's
+        ("ann", "i0", "purchase", None, NOW - 30),  # a purchase outranks a view of the same item
+        ("ann", "i2", "view", None, NOW - 20),
+        ("ann", "i2", "save", None, NOW - 10),
+    ]
+    spec = SegmentSpec(id="all", users="true", items="true", title="All")
+    state = build_state(1, users, items, [events], [spec], now=NOW)
+    relevance = Relevance(state)
+    ann = user_signals(state, "ann", NOW, personal=True)
+    said = {item: relevance._because(ann, item) for item in ("i0", "i1", "i2", "i3")}
+    assert said == {
+        "i0": "Because you bought Item 0",
+        "i1": "Because you viewed Item 1",
+        "i2": "Because you saved Item 2",
+        "i3": "Because you liked Item 3",  # no event of hers on it: the plain verb
+    }

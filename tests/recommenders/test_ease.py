@@ -114,3 +114,21 @@ def test_weights_are_row_major_and_an_older_column_major_model_loads_row_major()
     assert loaded.weights.flags.c_contiguous
     np.testing.assert_array_equal(loaded.weights, scorer.weights)
     np.testing.assert_allclose(loaded.score_users(np.arange(40)), expected, rtol=1e-6)
+
+
+def test_because_names_the_history_item_with_the_heaviest_weight_toward_each_item() -> None:
+    scorer = EASEScorer(max_items=8, subset="top_popular", reg=5.0).fit(taste_data())
+    user = 3
+    history = scorer.user_history(user)
+    targets = np.arange(scorer.n_items)
+    found = scorer.because(user, targets)
+    for target, got in zip(targets.tolist(), found.tolist(), strict=True):
+        at, column = scorer.position[history.items], scorer.position[target]
+        inside = at >= 0
+        if column < 0 or not inside.any():  # outside the trained subset: nothing behind it
+            assert got == -1
+            continue
+        contributions = history.weights[inside] * scorer.weights[at[inside], column]
+        best = history.items[inside][np.argmax(contributions)]
+        assert got == (best if contributions.max() > 0 else -1)
+    assert (scorer.because(scorer.n_users + 2, targets) == -1).all()

@@ -8,7 +8,11 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from launchpoint.recommenders.base import Scorer
-from launchpoint.recommenders.neighbours import ItemKNNScorer, item_similarity
+from launchpoint.recommenders.neighbours import (
+    ItemKNNScorer,
+    item_similarity,
+    strongest_contributor,
+)
 from tests.recommenders.contract import ScorerContract
 from tests.recommenders.tastes import taste_data
 
@@ -73,3 +77,24 @@ def test_one_request_scores_as_a_batch_does_and_the_row_copy_is_not_saved() -> N
         np.testing.assert_allclose(scorer.score(user, candidates), batch[user], atol=1e-12)
     assert "_similarity_rows" in vars(scorer)
     assert "_similarity_rows" not in vars(pickle.loads(pickle.dumps(scorer)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(0, 6))
+def test_strongest_contributor_matches_a_brute_force_search_ties_included(
+    seed: int, n_targets: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = 10
+    # Few distinct values, so ties are common: a tie goes to the lowest history item.
+    dense = np.where(rng.random((n, n)) < 0.5, rng.integers(-1, 3, (n, n)).astype(float), 0.0)
+    history = np.sort(rng.choice(n, rng.integers(0, 6), replace=False))
+    weights = rng.integers(0, 3, len(history)).astype(float)
+    targets = rng.integers(0, n, n_targets)
+    found = strongest_contributor(history, weights, sparse.csc_matrix(dense), targets)
+    for target, got in zip(targets, found, strict=True):
+        contributions = weights * dense[history, target]
+        if len(history) == 0 or contributions.max() <= 0:
+            assert got == -1
+        else:
+            assert got == history[np.argmax(contributions)]

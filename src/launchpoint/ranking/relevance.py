@@ -56,13 +56,15 @@ def _scaled(values: FloatArray) -> FloatArray:
 @dataclass
 class _RequestScores:
     """Scores one request computes once for its user and every ribbon reads: the user's
-    affinity for every item, a factor model's scores of every item, and a hybrid's memo of
-    its components' scores of every item (``HybridScorer.score_in_segment``)."""
+    affinity for every item, a factor model's scores of every item, a hybrid's memo of
+    its components' scores of every item (``HybridScorer.score_in_segment``), and the user's
+    events that "Because you rated ..." reads."""
 
     user: UserSignals | None
     affinity: FloatArray | None = None
     model_all: FloatArray | None = None
     memo: dict[int, FloatArray] = field(default_factory=dict)
+    events: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] | None = None  # by item
 
 
 class Relevance:
@@ -196,9 +198,8 @@ class Relevance:
         state = self.state
         item = state.item_index.get(item_id, -1)
         title = state.item_rows[item]["title"] if item >= 0 else item_id
-        order, indptr = state.events_by_user
-        mine = order[indptr[user.index] : indptr[user.index + 1]]
-        kinds = state.events.type_code[mine][state.events.item[mine] == item]
+        items, codes = self._events_of(user)
+        kinds = codes[np.searchsorted(items, item) : np.searchsorted(items, item, side="right")]
         verb = "liked"
         for code in np.unique(kinds).tolist():
             name = state.events.types[code]
@@ -207,3 +208,19 @@ class Relevance:
                 if name in ("rate", "purchase", "save"):
                     break
         return f"Because you {verb} {title or item_id}"
+
+    def _events_of(
+        self, user: UserSignals
+    ) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]]:
+        """The user's events as (item, event type code), ordered by item: read once per
+        request, then each card's events are a slice of it."""
+        request = self._for(user)
+        if request.events is None:
+            state = self.state
+            order, indptr = state.events_by_user
+            mine = order[indptr[user.index] : indptr[user.index + 1]]
+            items = state.events.item[mine]
+            by_item = np.argsort(items, kind="stable")
+            request.events = (items[by_item], state.events.type_code[mine][by_item])
+        events = request.events
+        return events

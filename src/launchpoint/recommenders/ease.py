@@ -18,9 +18,8 @@ from scipy import sparse
 from scipy.linalg import lapack
 
 from launchpoint.errors import InvalidInput
-from launchpoint.recommenders.base import HistoryConfig, Scorer
-from launchpoint.recommenders.data import FloatArray, IntArray, TrainingData
-from launchpoint.recommenders.neighbours import strongest_contributor
+from launchpoint.recommenders.base import History, HistoryConfig, Scorer
+from launchpoint.recommenders.data import BoolArray, FloatArray, IntArray, TrainingData
 
 
 class EASEConfig(HistoryConfig):
@@ -96,42 +95,52 @@ class EASEScorer(Scorer[EASEConfig]):
         self.__dict__.update(state)
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
-        pos = self.position[candidates]
-        inside = pos >= 0
-        cols = pos[inside]
         if rows.shape[0] == 1:
-            part = self._score_one(rows, cols)
+            return self._score_one(History.of(rows), candidates)
+        cols, inside = self._columns(candidates)
+        sub = sparse.csr_matrix(rows[:, self.items], dtype=np.float32)
+        if len(cols) * 4 < len(self.items):  # few candidates: only their columns
+            part = np.asarray(sub @ self.weights[:, cols], dtype=np.float64)
         else:
-            sub = sparse.csr_matrix(rows[:, self.items], dtype=np.float32)
-            if len(cols) * 4 < len(self.items):  # few candidates: only their columns
-                part = np.asarray(sub @ self.weights[:, cols], dtype=np.float64)
-            else:
-                part = np.asarray(sub @ self.weights, dtype=np.float64)[:, cols]
-        out = np.empty((rows.shape[0], len(candidates)))
-        out[:, inside] = part
-        if not inside.all():  # outside the trained subset: below every trained item
-            floor = part.min(axis=1, keepdims=True) - 1.0 if part.size else 0.0
-            out[:, ~inside] = floor
-        return out
+            part = np.asarray(sub @ self.weights, dtype=np.float64)[:, cols]
+        return self._place(part, inside)
 
-    def _score_one(self, row: sparse.csr_matrix, cols: IntArray) -> FloatArray:
+    def _score_one(self, history: History, candidates: IntArray) -> FloatArray:
         """One request: only the rows of B for the history, and of those only the candidates'
         columns when they are few; a pass over all of B (9,742 x 9,742 on ml-latest-small:
         380 MB) costs hundreds of milliseconds. A long history is scored from its
         REQUEST_HISTORY heaviest items (with recency weighting, the latest): the rest weigh
         little."""
-        start, end = row.indptr[0], row.indptr[1]
-        at = self.position[row.indices[start:end]]
-        weights = np.asarray(row.data[start:end], dtype=np.float32)
+        cols, inside = self._columns(candidates)
+        at = self.position[history.items]
+        weights = np.asarray(history.weights, dtype=np.float32)
         keep = (at >= 0) & (weights != 0)
         at, weights = at[keep], weights[keep]
         if len(at) > REQUEST_HISTORY:
             heaviest = np.argpartition(-np.abs(weights), REQUEST_HISTORY)[:REQUEST_HISTORY]
             at, weights = at[heaviest], weights[heaviest]
         if len(cols) * 4 < len(self.items):
-            block = self.weights[np.ix_(at, cols)]
-            return np.asarray(weights @ block, dtype=np.float64)[None, :]
-        return np.asarray(weights @ self.weights[at], dtype=np.float64)[None, cols]
+            part = np.asarray(weights @ self.weights[np.ix_(at, cols)], dtype=np.float64)
+        else:
+            part = np.asarray(weights @ self.weights[at], dtype=np.float64)[cols]
+        return self._place(part[None, :], inside)
+
+    def _columns(self, candidates: IntArray) -> tuple[IntArray, BoolArray]:
+        """The candidates' columns in B, and which candidates have one."""
+        pos = self.position[candidates]
+        inside = pos >= 0
+        return pos[inside], inside
+
+    @staticmethod
+    def _place(part: FloatArray, inside: BoolArray) -> FloatArray:
+        """Scores of every candidate: B's for those inside the trained subset, and below
+        every trained item for those outside it."""
+        out = np.empty((part.shape[0], len(inside)))
+        out[:, inside] = part
+        if not inside.all():
+            floor = part.min(axis=1, keepdims=True) - 1.0 if part.size else 0.0
+            out[:, ~inside] = floor
+        return out
 
     def _related(self, item: int, candidates: IntArray) -> FloatArray:
         pos, at = self.position[candidates], self.position[item]
@@ -147,17 +156,16 @@ class EASEScorer(Scorer[EASEConfig]):
         out = np.full(len(items), -1, dtype=np.intp)
         if not 0 <= user < self.n_users:
             return out
-        row = self.history.getrow(user)
-        pos = self.position[row.indices]
-        row = sparse.csr_matrix(
-            (row.data[pos >= 0], (np.zeros(int((pos >= 0).sum()), np.intp), pos[pos >= 0])),
-            shape=(1, len(self.items)),
-        )
+        history = self.user_history(user)
+        at = self.position[history.items]
+        keep = at >= 0
+        at, weights = at[keep], history.weights[keep]
         targets = self.position[np.asarray(items, dtype=np.intp)]
         inside = targets >= 0
-        if inside.any():
-            found = strongest_contributor(
-                row, sparse.csc_matrix(self.weights[:, targets[inside]]), np.arange(inside.sum())
-            )
-            out[inside] = np.where(found >= 0, self.items[np.maximum(found, 0)], -1)
+        if inside.any() and len(at):
+            # history x targets block of B, dense: per target, the heaviest contribution.
+            contributions = weights[:, None] * self.weights[np.ix_(at, targets[inside])]
+            best = np.argmax(contributions, axis=0)
+            strongest = contributions[best, np.arange(len(best))]
+            out[inside] = np.where(strongest > 0, self.items[at[best]], -1)
         return out

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 from scipy import sparse
 
-from launchpoint.recommenders.base import HistoryConfig, Scorer
+from launchpoint.recommenders.base import History, HistoryConfig, Scorer, sum_of_rows
 from launchpoint.recommenders.data import FloatArray, IntArray, TrainingData
 
 BLOCK_ITEMS = 2048  # similarity columns computed at once: bounds memory at any catalogue size
@@ -40,13 +40,18 @@ class ItemKNNScorer(Scorer[ItemKNNConfig]):
 
     def _score_rows(self, rows: sparse.csr_matrix, candidates: IntArray) -> FloatArray:
         if rows.shape[0] == 1:
-            # One request: the rows of the similarity for the history's items, read from a
-            # row-major copy. Column slices of the column-major matrix were converted from one
-            # layout to the other on every call (a third of a request's time on ml-latest-small).
-            return np.asarray((rows @ self._rows_of_similarity()).todense())[:, candidates]
+            return self._score_one(History.of(rows), candidates)
         if len(candidates) == self.n_items:
             return np.asarray((rows @ self.similarity).todense())[:, candidates]
         return np.asarray((rows @ self.similarity[:, candidates]).todense())
+
+    def _score_one(self, history: History, candidates: IntArray) -> FloatArray:
+        """One request: the similarity's rows for the history's items, weighted and summed,
+        read from a row-major copy (column slices of the column-major matrix were converted
+        from one layout to the other on every call)."""
+        every = sum_of_rows(self._rows_of_similarity(), history.items, history.weights)
+        result: FloatArray = every[candidates][None, :]
+        return result
 
     def _rows_of_similarity(self) -> sparse.csr_matrix:
         cached: sparse.csr_matrix | None = getattr(self, "_similarity_rows", None)
@@ -74,7 +79,8 @@ class ItemKNNScorer(Scorer[ItemKNNConfig]):
         self._check_fitted()
         if not 0 <= user < self.n_users:
             return np.full(len(items), -1, dtype=np.intp)
-        return strongest_contributor(self.history.getrow(user), self.similarity, items)
+        history = self.user_history(user)
+        return strongest_contributor(history.items, history.weights, self.similarity, items)
 
 
 def item_similarity(
@@ -118,17 +124,31 @@ def _prune_columns(
 
 
 def strongest_contributor(
-    row: sparse.csr_matrix, similarity: sparse.csc_matrix, items: IntArray
+    history: IntArray, weights: FloatArray, similarity: sparse.csc_matrix, items: IntArray
 ) -> IntArray:
-    """For each target item, the history item j maximising h_j * s(j, item); -1 if none
-    contributes positively."""
-    history, weights = row.indices, row.data
+    """For each target item, the history item j maximising h_j * s(j, item) (ties: the lowest
+    j); -1 if none contributes positively. Reads only the targets' columns of ``similarity``."""
+    items = np.asarray(items, dtype=np.intp)
     out = np.full(len(items), -1, dtype=np.intp)
-    if len(history) == 0:
+    if len(history) == 0 or len(items) == 0:
         return out
-    block = np.asarray(similarity[:, np.asarray(items)].tocsr()[history].todense())
-    contributions = weights[:, None] * block
-    best = np.argmax(contributions, axis=0)
-    strongest = contributions[best, np.arange(len(items))]
-    out[strongest > 0] = history[best[strongest > 0]]
+    weight_of = np.zeros(similarity.shape[0])
+    weight_of[history] = weights
+    starts = similarity.indptr[items]
+    lengths = similarity.indptr[items + 1] - starts
+    nonempty = lengths > 0
+    if not nonempty.any():
+        return out
+    first = np.cumsum(lengths) - lengths  # where each target's run starts in the gather
+    at = np.arange(int(lengths.sum())) + np.repeat(starts - first, lengths)
+    sources = similarity.indices[at]
+    contributions = weight_of[sources] * similarity.data[at]
+    # Per target (one run of the gather), its strongest contribution, then the lowest source
+    # among those that reach it; targets without entries have no run.
+    runs = first[nonempty]
+    strongest = np.maximum.reduceat(contributions, runs)
+    reaching = contributions == np.repeat(strongest, lengths[nonempty])
+    lowest = np.minimum.reduceat(np.where(reaching, sources, similarity.shape[0]), runs)
+    strong = strongest > 0
+    out[np.flatnonzero(nonempty)[strong]] = lowest[strong]
     return out
