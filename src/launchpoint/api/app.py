@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from launchpoint import __version__
 from launchpoint.api.auth import authorize_route, install_auth
 from launchpoint.api.errors import install_error_handlers
+from launchpoint.api.fast_path import ServingFastPath
 from launchpoint.api.limits import BodySizeLimit
 from launchpoint.api.routes import ROUTERS
 from launchpoint.engine import Launchpoint
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None
     )
     app.state.launchpoint = lp
     install_error_handlers(app)
+    app.add_middleware(ServingFastPath, launchpoint=lp, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
     install_auth(app, lp)
     for router in ROUTERS:

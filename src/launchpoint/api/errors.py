@@ -60,9 +60,7 @@ def _allowed_methods(request: Request) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LaunchpointError)
     async def _launchpoint(request: Request, exc: LaunchpointError) -> JSONResponse:
-        body = exc.as_dict()
-        headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
-        return envelope(exc.status, body["code"], body["message"], body["details"], headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,5 +90,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return envelope(500, "internal_error", "an unexpected error occurred; see the server log")
+        return unexpected_error_response(request.method, request.url.path)
+
+
+def error_response(exc: LaunchpointError) -> JSONResponse:
+    body = exc.as_dict()
+    headers = getattr(exc, "headers", None)  # WWW-Authenticate, Retry-After
+    return envelope(exc.status, body["code"], body["message"], body["details"], headers)
+
+
+def unexpected_error_response(method: str, path: str) -> JSONResponse:
+    """A 500 for an exception nothing else handled, logged with its traceback (call it from
+    the ``except`` block)."""
+    log.exception("unhandled error on %s %s", method, path)
+    return envelope(500, "internal_error", "an unexpected error occurred; see the server log")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Response
 from pydantic import BaseModel, Field
@@ -14,6 +14,13 @@ from launchpoint.segments.plan import SegmentChange
 from launchpoint.segments.qualification import QualificationRow
 
 MAX_BATCH = 10_000
+# The serving routes' query parameters: their bounds, declared by the routes and checked by
+# api/fast_path.py, which answers the same requests without FastAPI's machinery.
+MAX_SURFACE_ID = 128
+MAX_USER_ID = 256
+MAX_LAYERS = 50
+MAX_CARDS = 200
+Explain = Literal["none", "full", "shown"]
 
 
 class ItemBatch(BaseModel):

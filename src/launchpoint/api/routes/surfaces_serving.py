@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from launchpoint.api.deps import Workspace
-from launchpoint.api.schemas import RibbonPagePublic, serialised
+from launchpoint.api.schemas import (
+    MAX_CARDS,
+    MAX_SURFACE_ID,
+    MAX_USER_ID,
+    Explain,
+    RibbonPagePublic,
+    serialised,
+)
+from launchpoint.engine import WorkspaceEngine
 from launchpoint.ranking.pipeline import notes_of
 from launchpoint.ranking.surfaces import MAX_RANK_ITEMS
 
@@ -24,14 +32,27 @@ def get_related(
     item_id: str,
     ws: Workspace,
     user: Annotated[
-        str | None, Query(max_length=256, description="Personalise for this user.")
+        str | None, Query(max_length=MAX_USER_ID, description="Personalise for this user.")
     ] = None,
-    surface: Annotated[str, Query(max_length=128, description="Surface id.")] = "item_page",
-    cards: Annotated[int | None, Query(ge=1, le=200, description="Cards at most.")] = None,
-    explain: Annotated[
-        Literal["none", "full", "shown"], Query(description="Include the trace.")
-    ] = "none",
+    surface: Annotated[
+        str, Query(max_length=MAX_SURFACE_ID, description="Surface id.")
+    ] = "item_page",
+    cards: Annotated[int | None, Query(ge=1, le=MAX_CARDS, description="Cards at most.")] = None,
+    explain: Annotated[Explain, Query(description="Include the trace.")] = "none",
 ) -> Response:
+    return related_response(ws, item_id, user, surface, cards, explain)
+
+
+def related_response(
+    ws: WorkspaceEngine,
+    item_id: str,
+    user: str | None = None,
+    surface: str = "item_page",
+    cards: int | None = None,
+    explain: Explain = "none",
+) -> Response:
+    """The related route's answer, from checked parameters (api/fast_path.py answers with it
+    too)."""
     page, guarded, served = ws.related(item_id, user, surface, cards, explain != "none")
     trace = None
     if explain != "none":

@@ -7,6 +7,10 @@ from fastapi import APIRouter, Query, Response
 
 from launchpoint.api.deps import Workspace
 from launchpoint.api.schemas import (
+    MAX_CARDS,
+    MAX_LAYERS,
+    MAX_SURFACE_ID,
+    Explain,
     IngestPublic,
     RibbonPagePublic,
     UserBatch,
@@ -14,6 +18,7 @@ from launchpoint.api.schemas import (
     serialised,
 )
 from launchpoint.domain.records import UserIn
+from launchpoint.engine import WorkspaceEngine
 from launchpoint.ranking.pipeline import RibbonRequest, notes_of
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -39,17 +44,32 @@ def put_users(batch: UserBatch, ws: Workspace) -> IngestPublic:
 def get_ribbons(
     user_id: str,
     ws: Workspace,
-    surface: Annotated[str, Query(max_length=128, description="Surface id.")] = "home",
-    layers: Annotated[int | None, Query(ge=1, le=50, description="Ribbons at most.")] = None,
-    cards: Annotated[int | None, Query(ge=1, le=200, description="Cards per ribbon.")] = None,
+    surface: Annotated[str, Query(max_length=MAX_SURFACE_ID, description="Surface id.")] = "home",
+    layers: Annotated[
+        int | None, Query(ge=1, le=MAX_LAYERS, description="Ribbons at most.")
+    ] = None,
+    cards: Annotated[int | None, Query(ge=1, le=MAX_CARDS, description="Cards per ribbon.")] = None,
     explain: Annotated[
-        Literal["none", "full", "shown"],
+        Explain,
         Query(
             description="full: the trace of every stage's decision on every candidate; "
             "shown: the trace of the cards shown only."
         ),
     ] = "none",
 ) -> Response:
+    return ribbons_response(ws, user_id, surface, layers, cards, explain)
+
+
+def ribbons_response(
+    ws: WorkspaceEngine,
+    user_id: str,
+    surface: str = "home",
+    layers: int | None = None,
+    cards: int | None = None,
+    explain: Explain = "none",
+) -> Response:
+    """The ribbons route's answer, from checked parameters (api/fast_path.py answers with it
+    too)."""
     request = RibbonRequest(user_id, surface, layers, cards, explain=explain != "none")
     page, guarded, served = ws.ribbons_explained(request)
     trace = None
