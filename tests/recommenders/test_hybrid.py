@@ -73,6 +73,35 @@ def test_explain_names_the_strongest_component_and_the_item_behind_it() -> None:
     assert cold.component == "popularity" and cold.because_item is None
 
 
+def test_explain_gives_each_card_its_parts_and_names_the_item_only_where_it_placed_it() -> None:
+    data = taste_data()
+    hybrid = three_part_hybrid(data)
+    user = 4
+    candidates = unseen(data, user)
+    cards = candidates[np.argsort(-hybrid.score(user, candidates))[:5]]
+    signals = hybrid.explain(user, candidates, cards)
+    blended = hybrid.score(user, candidates)
+    for signal in signals:
+        assert set(signal.parts) == {"ease", "item_knn", "popularity"}
+        assert signal.component == max(signal.parts, key=lambda name: signal.parts[name])
+        assert signal.score == pytest.approx(blended[list(candidates).index(signal.item)])
+        if signal.component == "popularity":  # no item of the user's behind it
+            assert signal.because_item is None
+        else:
+            assert signal.because_item in data.positive[user].indices
+
+
+def test_a_hybrid_whose_weights_are_all_zero_explains_cards_by_popularity() -> None:
+    components = (
+        ComponentSpec(family="item_knn", params={"n": 5}, weight=0.0),
+        ComponentSpec(family="popularity", weight=0.0),
+    )
+    hybrid = HybridScorer(components=components).fit(taste_data())
+    (signal,) = hybrid.explain(0, np.arange(12), [3])
+    assert (signal.component, signal.score, signal.parts) == ("popularity", 0.0, {})
+    assert signal.because_item is None
+
+
 def test_segment_popularity_replaces_overall_popularity() -> None:
     components = (ComponentSpec(family="popularity", weight=1.0),)
     data = taste_data()

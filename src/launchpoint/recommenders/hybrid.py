@@ -319,26 +319,34 @@ class HybridScorer(Scorer[HybridConfig]):
         order = np.argsort(cands, kind="stable")
         positions = order[np.minimum(at, len(cands) - 1)]
         active = self._active()
-        warm = 0 <= user < self.n_users and bool(self.active[user])
-        parts = np.zeros((len(active), len(chosen)))
-        for row, n in enumerate(active):
-            if every_item is not None and 0 <= user < self.n_users:
-                raw = self._every_item(n, user, every_item)[cands][None, :]
-            else:
-                raw = self.components[n].score_users(np.array([user]), cands)
-            parts[row] = self.weights[n] * minmax_rows(raw)[0, positions]
+        names = self.names
+        warm = 0 <= user < self.n_users and bool(self.active[user]) and bool(active)
+        if not active:  # every weight 0: no component has a say
+            raw = np.zeros((0, len(cands)))
+        elif every_item is not None and 0 <= user < self.n_users:
+            raw = np.vstack([self._every_item(n, user, every_item)[cands] for n in active])
+        else:
+            raw = np.vstack(
+                [self.components[n].score_users(np.array([user]), cands) for n in active]
+            )
+        # Every component rescaled over the candidates at once, then weighted: (components, items)
+        parts = self.weights[active][:, None] * minmax_rows(raw)[:, positions]
+        totals = parts.sum(axis=0).tolist()
+        tops = [names[active[row]] for row in np.argmax(parts, axis=0).tolist()] if warm else []
+        because = np.full(len(chosen), -1, dtype=np.intp)
+        behind = [col for col, top in enumerate(tops) if top in ("item_knn", "ease")]
+        if behind:  # the user's item behind a card, for cards an item-to-item part placed
+            because[behind] = self._because(user, chosen[behind])
+        active_names = [names[n] for n in active]
         out = []
-        because = self._because(user, chosen) if warm else np.full(len(chosen), -1)
         for col, item in enumerate(chosen.tolist()):
-            contributions = {self.names[n]: float(parts[row, col]) for row, n in enumerate(active)}
-            top = max(contributions, key=lambda name: contributions[name]) if warm else "popularity"
-            from_item = int(because[col]) if top in ("item_knn", "ease") else -1
+            from_item = int(because[col])
             out.append(
                 CardSignal(
                     item,
-                    float(parts[:, col].sum()),
-                    top,
-                    contributions,
+                    totals[col],
+                    tops[col] if warm else "popularity",
+                    dict(zip(active_names, parts[:, col].tolist(), strict=True)),
                     from_item if from_item >= 0 else None,
                 )
             )
