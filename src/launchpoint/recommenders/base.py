@@ -47,17 +47,24 @@ class History(NamedTuple):
         return sparse.csr_matrix((self.weights, self.items, indptr), shape=(1, n_items))
 
 
+def runs_of(indptr: IntArray, rows: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Where the entries of a compressed matrix's ``rows`` (columns, for CSC) lie, as one
+    gather: (positions in ``indices``/``data``, each row's entry count, where each row's run
+    starts in the gather). Reading a few rows this way costs a handful of numpy calls; scipy's
+    row indexing costs more in index checks than the arithmetic a request then does."""
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    first = np.cumsum(lengths) - lengths
+    at = np.arange(int(lengths.sum())) + np.repeat(starts - first, lengths)
+    return at, lengths, first
+
+
 def sum_of_rows(matrix: sparse.csr_matrix, rows: IntArray, weights: FloatArray) -> FloatArray:
-    """sum_k weights[k] * matrix[rows[k]] as a dense vector. Only the named rows' entries are
-    read (a gather and one bincount); scipy's row indexing and sparse products cost more in
-    index checks than the arithmetic for the few rows a request needs."""
-    starts = matrix.indptr[rows]
-    lengths = matrix.indptr[rows + 1] - starts
-    total = int(lengths.sum())
-    if total == 0:
+    """sum_k weights[k] * matrix[rows[k]] as a dense vector, reading only the named rows'
+    entries (``runs_of``, then one bincount)."""
+    at, lengths, _ = runs_of(matrix.indptr, rows)
+    if len(at) == 0:
         return np.zeros(matrix.shape[1])
-    first = np.cumsum(lengths) - lengths  # where each row's entries start in the gather
-    at = np.arange(total) + np.repeat(starts - first, lengths)
     summed = np.bincount(
         matrix.indices[at],
         weights=matrix.data[at] * np.repeat(np.asarray(weights, np.float64), lengths),

@@ -13,7 +13,13 @@ import numpy as np
 from pydantic import Field
 from scipy import sparse
 
-from launchpoint.recommenders.base import History, HistoryConfig, Scorer, sum_of_rows
+from launchpoint.recommenders.base import (
+    History,
+    HistoryConfig,
+    Scorer,
+    runs_of,
+    sum_of_rows,
+)
 from launchpoint.recommenders.data import FloatArray, IntArray, TrainingData
 
 BLOCK_ITEMS = 2048  # similarity columns computed at once: bounds memory at any catalogue size
@@ -134,13 +140,10 @@ def strongest_contributor(
         return out
     weight_of = np.zeros(similarity.shape[0])
     weight_of[history] = weights
-    starts = similarity.indptr[items]
-    lengths = similarity.indptr[items + 1] - starts
+    at, lengths, first = runs_of(similarity.indptr, items)
     nonempty = lengths > 0
     if not nonempty.any():
         return out
-    first = np.cumsum(lengths) - lengths  # where each target's run starts in the gather
-    at = np.arange(int(lengths.sum())) + np.repeat(starts - first, lengths)
     sources = similarity.indices[at]
     contributions = weight_of[sources] * similarity.data[at]
     # Per target (one run of the gather), its strongest contribution, then the lowest source
