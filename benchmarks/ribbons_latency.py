@@ -410,7 +410,17 @@ def timed_pass(
     args: argparse.Namespace, key: str, label: str, figures: dict[str, Any], rows: list[Any],
 ) -> PassResult:  # fmt: skip
     """Time every user's page through the engine, the pipeline alone and the floors, in turn;
-    adds the table rows and figures (``key`` prefixes them)."""
+    adds the table rows and figures (``key`` prefixes them). BLAS runs one thread, as in a
+    server (api/app.py): with more, numpy's products take less wall time and more CPU than a
+    server gives them, and the figures would flatter the server."""
+    with _one_blas_thread():
+        return _timed_pass(ws, state, users, als, args, key, label, figures, rows)
+
+
+def _timed_pass(
+    ws: WorkspaceEngine, state: WorkspaceState, users: Sequence[str], als: ImplicitFloor | None,
+    args: argparse.Namespace, key: str, label: str, figures: dict[str, Any], rows: list[Any],
+) -> PassResult:  # fmt: skip
     from launchpoint.api.schemas import RibbonPagePublic
     from launchpoint.ranking.pipeline import notes_of
 
