@@ -3,6 +3,7 @@ it could answer otherwise: odd query values, keys without the scope, workspaces 
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,8 @@ def test_errors_inside_are_the_apps_envelopes(
 def test_a_workspace_this_process_has_not_made_goes_to_the_app_first(
     client: TestClient, taken: list[bool]
 ) -> None:
-    headers = {"X-Workspace": "another-shop"}
+    # Its own id: a shared PostgreSQL database keeps the workspaces of earlier runs.
+    headers = {"X-Workspace": f"another-{uuid.uuid4().hex[:12]}"}
     client.app.state.launchpoint._engines.clear()  # type: ignore[attr-defined]
     assert client.get("/v1/users/u1/ribbons", headers=headers).status_code == 404
     made = client.post("/v1/users", json={"id": "u1"}, headers=headers)
