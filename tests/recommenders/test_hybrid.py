@@ -55,6 +55,38 @@ def test_the_blend_is_the_weighted_sum_of_rescaled_components() -> None:
     np.testing.assert_allclose(hybrid.score(3, candidates), expected)
 
 
+finite_or_excluded = st.one_of(st.floats(-1e3, 1e3), st.just(-np.inf))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.3, 1.0, 2.5]), min_size=1, max_size=4).flatmap(
+        lambda weights: st.tuples(
+            st.just(weights),
+            st.lists(
+                st.lists(finite_or_excluded, min_size=len(weights), max_size=len(weights)),
+                min_size=1,
+                max_size=12,
+            ),
+        )
+    )
+)
+def test_one_users_blend_is_the_weighted_sum_of_rescaled_rows(
+    case: tuple[list[float], list[list[float]]],
+) -> None:
+    """The one-product blend of a user's raw scores (constant rows, excluded items and
+    zero weights included) equals rescaling each component's row, then weighting."""
+    weights, columns = case
+    hybrid = HybridScorer(
+        components=tuple(ComponentSpec(family="popularity", weight=w) for w in weights)
+    )
+    hybrid.weights = np.array(weights)
+    active = [n for n, w in enumerate(weights) if w > 0]
+    block = np.array(columns, dtype=np.float64).T[active]  # (active components, candidates)
+    expected = (np.array(weights)[active][:, None] * minmax_rows(block)).sum(axis=0)
+    np.testing.assert_allclose(hybrid._blend_block(block), expected, atol=1e-9)
+
+
 def test_explain_names_the_strongest_component_and_the_item_behind_it() -> None:
     components = (
         ComponentSpec(family="item_knn", params={"n": 5}, weight=1.0),

@@ -68,25 +68,42 @@ class StateScorer:
         memo for this user, which a hybrid fills with its components' scores of every item
         (see ``HybridScorer.score_in_segment``)."""
         cands = np.asarray(candidates, dtype=np.intp)
+        who = self.model_user(user)
+        if self._identity:  # the state's items are the model's: no mapping
+            return self._known_scores(user, who, cands, cands, segment_popularity, memo)
         mapped = self.to_model[cands]
         known = mapped >= 0
-        scorer = self.model.scorer
-        who = self.model_user(user)
         out = np.empty(len(cands))
         if known.any():
-            inside = mapped[known]
-            if who >= 0 and segment_popularity is not None and hasattr(scorer, "score_in_segment"):
-                out[known] = scorer.score_in_segment(
-                    who, inside, segment_popularity[cands[known]], memo
-                )
-            elif who >= 0:
-                out[known] = scorer.score(who, inside)
-            else:
-                items, weights = self._state_history(user)
-                out[known] = scorer.score_history(items, weights, inside)
+            out[known] = self._known_scores(
+                user, who, mapped[known], cands[known], segment_popularity, memo
+            )
         if not known.all():
             out[~known] = self._new_item_scores(who, cands[~known], out[known])
         return out
+
+    def _known_scores(
+        self,
+        user: int,
+        who: int,
+        inside: IntArray,
+        cands: IntArray,
+        segment_popularity: FloatArray | None,
+        memo: dict[int, FloatArray] | None,
+    ) -> FloatArray:
+        """``score`` of candidates the model knows: ``inside`` in the model's indices,
+        ``cands`` the same in the state's; ``who``: the model's user, -1 for a new one."""
+        scorer = self.model.scorer
+        if who >= 0 and segment_popularity is not None and hasattr(scorer, "score_in_segment"):
+            scores: FloatArray = scorer.score_in_segment(
+                who, inside, segment_popularity[cands], memo
+            )
+        elif who >= 0:
+            scores = scorer.score(who, inside)
+        else:
+            items, weights = self._state_history(user)
+            scores = scorer.score_history(items, weights, inside)
+        return np.asarray(scores, dtype=np.float64)
 
     def score_all(self, user: int) -> FloatArray:
         """``score`` over every state item at once. For a factor model that is one product
