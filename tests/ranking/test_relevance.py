@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from launchpoint.domain import SegmentSpec
-from launchpoint.ranking.pipeline import user_signals
+from launchpoint.domain.segments import SurfaceSpec
+from launchpoint.ranking.pipeline import RibbonRequest, ServingTools, home_page, user_signals
 from launchpoint.ranking.relevance import WHOLE_CATALOGUE_FROM, Relevance
 from launchpoint.ranking.state import build_state
 from tests.ranking.guardrails.worlds import DAY, NOW
@@ -82,3 +83,35 @@ def test_because_names_the_users_strongest_event_on_the_item_behind_the_card() -
         "i2": "Because you saved Item 2",
         "i3": "Because you liked Item 3",  # no event of hers on it: the plain verb
     }
+
+
+def test_the_fallback_ribbon_is_explained_by_popularity_not_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user in no segment gets the fallback ribbon, ranked by popularity alone: its cards
+    say so, even with a trained model and a user with clear tastes, and the model is not
+    asked why (which would cost a pass of every component over the catalogue)."""
+    state = taste_state()
+    state.segments = []  # no segment for anyone: every page falls back
+    scorer = als_model().for_state(state)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the model did not place the fallback's cards")
+
+    monkeypatch.setattr(scorer, "explain", refuse)
+    user = user_signals(state, "u004", NOW, personal=True)
+    assert user.personal and user.affinity.max() > 0
+    surface = SurfaceSpec(layers=2, cards=6, fallback="popular")
+    page, _ = home_page(
+        state,
+        ServingTools.for_state(state),
+        Relevance(state, scorer),
+        RibbonRequest("u004", layers=2, cards=6),
+        surface,
+        user,
+    )
+    assert page.fallback_used
+    (ribbon,) = page.ribbons
+    model_cards = [c for c in ribbon.cards if c.signal not in ("exploration", "recency")]
+    assert model_cards
+    assert {(c.reason, c.signal) for c in model_cards} == {("Popular right now", "popular")}

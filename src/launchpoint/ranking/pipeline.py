@@ -214,8 +214,11 @@ def _cards(
     guarded: GuardedRibbon,
     segment: SegmentState | None,
 ) -> list[Card]:
-    model_items = [c.item for c in guarded.cards if c.label is None]
-    reasons = relevance.reasons(user, np.array(model_items, dtype=np.intp), segment)
+    model_items = np.array([c.item for c in guarded.cards if c.label is None], dtype=np.intp)
+    if segment is None:  # the fallback ribbon, ranked by popularity alone
+        reasons = relevance.popular_reasons(model_items)
+    else:
+        reasons = relevance.reasons(user, model_items, segment)
     cards = []
     for card in guarded.cards:
         if card.label is not None:  # a guardrail's card: its label is its reason

@@ -151,11 +151,7 @@ class Relevance:
         out: dict[int, tuple[str, str]] = {}
         if len(items) == 0:
             return out
-        popular = (
-            segment.spec.reason_text() if segment is not None else "Popular right now",
-            "segment_popularity" if segment is not None else "popular",
-        )
-        affinity = self.item_affinity(user, items)
+        popular = self._popular(segment)
         if self.model is not None and user.personal:
             for item, placement in zip(
                 items.tolist(),
@@ -177,6 +173,7 @@ class Relevance:
             pop = segment.popularity[items] / top if top > 0 else segment.popularity[items]
         else:
             pop = self.state.popularity[items] / (self.state.top_popularity or 1.0)
+        affinity = self.item_affinity(user, items)
         for item, pop_term, aff_term in zip(items.tolist(), pop, affinity, strict=True):
             liked = self._liked_category(user, item)
             if user.personal and aff_term > pop_term and liked:
@@ -184,6 +181,17 @@ class Relevance:
             else:
                 out[item] = popular
         return out
+
+    def popular_reasons(self, items: IntArray) -> dict[int, tuple[str, str]]:
+        """item -> (reason, signal) for cards ranked by overall popularity alone (the
+        fallback ribbon): neither the model nor the user's tastes placed them."""
+        return dict.fromkeys(items.tolist(), self._popular(None))
+
+    @staticmethod
+    def _popular(segment: SegmentState | None) -> tuple[str, str]:
+        if segment is None:
+            return "Popular right now", "popular"
+        return segment.spec.reason_text(), "segment_popularity"
 
     def _liked_category(self, user: UserSignals, item: int) -> str | None:
         cats = self.state.item_categories
