@@ -27,6 +27,11 @@ from scipy import sparse
 from launchpoint.errors import ErrorDetail, InvalidInput, LaunchpointError
 from launchpoint.recommenders.data import FloatArray, IntArray, TrainingData
 
+# History.significant: the share of a history's weight that may be left out, and the length
+# from which it looks for such a tail.
+NEGLIGIBLE = 1e-9
+SIGNIFICANT_FROM = 128
+
 
 class History(NamedTuple):
     """One user's history as parallel arrays (item indices, signal weights), what a request
@@ -41,6 +46,26 @@ class History(NamedTuple):
         """Row ``n`` of a CSR matrix."""
         start, end = rows.indptr[n], rows.indptr[n + 1]
         return cls(rows.indices[start:end], rows.data[start:end])
+
+    def significant(self, longer_than: int = SIGNIFICANT_FROM) -> History:
+        """The history without the items whose weights, all together, come to less than
+        ``NEGLIGIBLE`` of its total (absolute) weight; the items kept stay in their order.
+        With recency weighting a long history's oldest items weigh next to nothing (halved
+        every few moments: the 100th latest of 2,000 weighs 1e-10 of the latest), yet summing
+        their rows cost item-kNN 3 ms a request for the heaviest users of ml-latest-small.
+        Every score moves by at most NEGLIGIBLE x total weight x the largest entry of a row.
+        Histories of ``longer_than`` items or fewer are kept whole (sorting costs more than
+        their rows do)."""
+        if len(self.items) <= longer_than:
+            return self
+        size = np.abs(np.asarray(self.weights, dtype=np.float64))
+        order = np.argsort(-size, kind="stable")
+        from_here = np.cumsum(size[order][::-1])[::-1]  # weight of each item and all lighter
+        keep = int(np.count_nonzero(from_here >= NEGLIGIBLE * from_here[0]))
+        if keep == len(order):
+            return self
+        kept = np.sort(order[:keep])
+        return History(self.items[kept], self.weights[kept])
 
     def row(self, n_items: int) -> sparse.csr_matrix:
         indptr = np.array([0, len(self.items)])

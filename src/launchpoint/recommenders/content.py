@@ -78,6 +78,7 @@ class ContentScorer(Scorer[ContentConfig]):
         history's item vectors, weighted) and one sparse matrix-vector product over the
         items. Sparse-by-sparse products and scikit-learn's ``normalize`` cost a millisecond
         a call in index building and argument checks; this is a tenth of that."""
+        history = history.significant()  # items of negligible weight left out
         profile = sum_of_rows(self.item_vectors, history.items, history.weights)
         norm = float(np.linalg.norm(profile))
         if norm > 0:

@@ -54,7 +54,9 @@ class ItemKNNScorer(Scorer[ItemKNNConfig]):
     def _score_one(self, history: History, candidates: IntArray) -> FloatArray:
         """One request: the similarity's rows for the history's items, weighted and summed,
         read from a row-major copy (column slices of the column-major matrix were converted
-        from one layout to the other on every call)."""
+        from one layout to the other on every call). Items of negligible weight are left
+        out (``History.significant``)."""
+        history = history.significant()
         every = sum_of_rows(self._rows_of_similarity(), history.items, history.weights)
         result: FloatArray = every[candidates][None, :]
         return result
