@@ -457,6 +457,7 @@ class Launchpoint:
         if migrate:
             self.db.migrate()
         self._engines: dict[str, WorkspaceEngine] = {}
+        self._seen_builds: dict[str, float] = {}  # workspace -> its state's built_at
         self._lock = threading.Lock()
 
     def workspace(self, workspace_id: str | None = None) -> WorkspaceEngine:
@@ -481,19 +482,32 @@ class Launchpoint:
         ``workspace`` makes it, checking the id)."""
         return self._engines.get(workspace_id or self.settings.workspace)
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         """Bring every workspace this process serves up to date: what a server runs every
         refresh_seconds, so qualification is re-evaluated (and its history kept) even when no
         request comes, and running experiments' guardrails are checked (a breached stopping
-        guardrail stops its experiment)."""
+        guardrail stops its experiment). True when a serving state was built since the last
+        refresh or warm start, by this refresh or by a request after a write."""
         for engine in list(self._engines.values()):
             engine.state()
             engine.check_experiments()
+        return self._new_builds()
 
     def warm(self) -> None:
         """Ready the default workspace for serving (``WorkspaceEngine.warm``): what a server
         does before it takes requests, with ``warm_start``."""
         self.workspace().warm()
+        self._new_builds()
+
+    def _new_builds(self) -> bool:
+        builds = {
+            wid: engine._state.built_at
+            for wid, engine in list(self._engines.items())
+            if engine._state is not None
+        }
+        changed = builds != self._seen_builds
+        self._seen_builds = builds
+        return changed
 
     def close(self) -> None:
         for engine in list(self._engines.values()):

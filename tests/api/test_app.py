@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from launchpoint.api import create_app
+from launchpoint.api.app import settle_heap
 from launchpoint.domain.records import EventIn, ItemIn
 from launchpoint.engine import Launchpoint
 from launchpoint.settings import Settings
@@ -102,4 +106,63 @@ def test_a_failed_warm_start_leaves_the_server_serving(
     with TestClient(create_app(lp.settings, launchpoint=lp)) as client:
         assert client.get("/v1/users/u1/ribbons").status_code == 200
     assert "warm start failed" in caplog.text
+    lp.close()
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """Tests of the heap: nothing frozen before, nothing left frozen after."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_server_with_its_own_launchpoint_sets_its_warm_state_aside_from_collection(
+    tmp_path: Path, thawed: None
+) -> None:
+    lp = _launchpoint(tmp_path)
+    with TestClient(create_app(lp.settings, launchpoint=lp)):  # an embedding application
+        assert gc.get_freeze_count() == 0
+    lp.close()
+    with TestClient(create_app(lp.settings)) as client:  # a server: `launchpoint serve`
+        owned = client.app.state.launchpoint  # type: ignore[attr-defined]
+        state = owned.workspace()._state
+        assert state is not None
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        collectable = {id(o) for o in gc.get_objects()}  # frozen objects are not listed
+        assert id(state.item_rows) not in collectable and id(state.segments) not in collectable
+        assert client.get("/v1/users/u1/ribbons").status_code == 200
+
+
+def test_settling_again_collects_the_cycles_a_replaced_state_left(thawed: None) -> None:
+    class Node:
+        other: Node
+
+    old = Node()
+    old.other = Node()
+    old.other.other = old  # a cycle: reference counting alone never frees it
+    gone = weakref.ref(old)
+    settle_heap()
+    assert gc.get_freeze_count() > 0
+    del old
+    gc.collect()
+    assert gone() is not None  # frozen: left alone by collections
+    settle_heap()
+    assert gone() is None
+
+
+def test_refresh_says_when_a_serving_state_was_built_since_it_last_looked(
+    tmp_path: Path,
+) -> None:
+    lp = _launchpoint(tmp_path)
+    engine = lp.workspace()
+    lp.warm()
+    assert lp.refresh() is False  # the warm state is still fresh
+    engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
+    engine.state()  # a request after the write rebuilds it
+    assert lp.refresh() is True
+    assert lp.refresh() is False
+    engine.add_items([ItemIn(id="i3", title="Three", categories=["a"])])
+    assert lp.refresh() is True  # this time the refresh itself rebuilds it
     lp.close()
