@@ -135,6 +135,27 @@ def test_a_server_with_its_own_launchpoint_sets_its_warm_state_aside_from_collec
         assert client.get("/v1/users/u1/ribbons").status_code == 200
 
 
+def test_launchpoint_serve_settles_the_heap_of_the_launchpoint_it_made(
+    tmp_path: Path, thawed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`launchpoint serve` (and `demo`) make the Launchpoint, then hand it to the app: the
+    process is still a server, so its state is set aside as the app makes its own."""
+    from launchpoint.cli import server as cli_server
+
+    frozen: list[int] = []
+
+    def run(app: Any, **options: Any) -> None:
+        with TestClient(app) as client:
+            frozen.append(gc.get_freeze_count())
+            assert client.get("/v1/users/u1/ribbons").status_code == 200
+
+    monkeypatch.setattr(cli_server.uvicorn, "run", run)
+    lp = _launchpoint(tmp_path)
+    cli_server.run_server(lp, "127.0.0.1", 0)
+    lp.close()
+    assert frozen and frozen[0] > 0
+
+
 def test_settling_again_collects_the_cycles_a_replaced_state_left(thawed: None) -> None:
     class Node:
         other: Node

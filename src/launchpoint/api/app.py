@@ -48,12 +48,18 @@ def settle_heap() -> None:
     )
 
 
-def create_app(settings: Settings | None = None, launchpoint: Launchpoint | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    launchpoint: Launchpoint | None = None,
+    *,
+    settle: bool | None = None,
+) -> FastAPI:
+    """``settle``: set each new serving state aside from garbage collection (``settle_heap``).
+    By default an app that makes its own Launchpoint does, as a server owns its process; one
+    given a Launchpoint (an application embedding Launchpoint, tests) leaves the heap to its
+    owner, unless told otherwise (``launchpoint serve`` and ``demo`` are servers)."""
     lp = launchpoint or Launchpoint(settings or Settings())
-
-    # A server that made its own Launchpoint owns its process's heap; one given a Launchpoint
-    # (an application embedding it, tests) leaves the heap to its owner.
-    owns_heap = launchpoint is None
+    owns_heap = launchpoint is None if settle is None else settle
 
     async def refresh_on_schedule() -> None:
         while True:

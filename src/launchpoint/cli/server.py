@@ -57,7 +57,7 @@ def _sample_user(ws: WorkspaceEngine) -> str:
 
 
 def run_server(lp: Launchpoint, host: str, port: int) -> None:
-    app = create_app(lp.settings, launchpoint=lp)
+    app = create_app(lp.settings, launchpoint=lp, settle=True)  # this process is the server
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
