@@ -230,8 +230,7 @@ class Scorer(ABC, Generic[C]):
 
     def user_history(self, user: int) -> History:
         """A trained user's history row as arrays, without building a scipy row."""
-        start, end = self.history.indptr[user], self.history.indptr[user + 1]
-        return History(self.history.indices[start:end], self.history.data[start:end])
+        return History.of(self.history, user)
 
     # -- scoring -------------------------------------------------------------------------
     def score(self, user: int, candidates: npt.ArrayLike | None = None) -> FloatArray:
