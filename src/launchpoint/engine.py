@@ -7,7 +7,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,14 +17,14 @@ from launchpoint.domain.records import EventIn, ItemIn, UserIn
 from launchpoint.domain.ribbons import RibbonPage
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.engine_segments import SegmentOperations
+from launchpoint.engine_state import StateOperations
 from launchpoint.errors import InvalidInput, NotFound
-from launchpoint.experiments.service import ExperimentService, ServingExperiments
-from launchpoint.profiles.control import LOCATION_FIELDS, UserControl
+from launchpoint.experiments.service import ExperimentService
+from launchpoint.profiles.control import UserControl
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.profiles.onboarding import Onboarding
 from launchpoint.ranking.exposure import ExposureLog, RecentExposures, exposure_row
 from launchpoint.ranking.guardrails import GuardedRibbon, GuardrailChain
-from launchpoint.ranking.overlay import take_events
 from launchpoint.ranking.pipeline import (
     RibbonRequest,
     ServingTools,
@@ -33,7 +33,7 @@ from launchpoint.ranking.pipeline import (
 )
 from launchpoint.ranking.relevance import Relevance
 from launchpoint.ranking.retrieval import RetrievalConfig
-from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.state import WorkspaceState
 from launchpoint.ranking.surfaces import RankedItem, rank_items, related_page
 from launchpoint.ranking.trace import PageTrace
 from launchpoint.recommenders.registry import ModelRegistry
@@ -41,14 +41,9 @@ from launchpoint.settings import Settings
 from launchpoint.storage import Database, WorkspaceStore
 from launchpoint.storage.experiments import ExperimentStore
 from launchpoint.storage.people import PeopleStore
-from launchpoint.storage.store import EventInsert
 
-HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 DEFAULT_SURFACE = SurfaceSpec()
-# Up to this many new events in one write are taken into the serving state user by user (each
-# user's view recomputed from all its events); a bigger batch is cheaper to rebuild from.
-TAKE_IN_ROWS = 50
 # Surface settings an experiment variant may override here; the rest (algorithm, blend
 # weights, guardrails) reach the pipeline's stages.
 SURFACE_OVERRIDES = frozenset({"layers", "cards", "fallback"})
@@ -70,7 +65,7 @@ class IngestResult:
         }
 
 
-class WorkspaceEngine(SegmentOperations):
+class WorkspaceEngine(StateOperations, SegmentOperations):
     def __init__(
         self,
         store: WorkspaceStore,
@@ -87,6 +82,7 @@ class WorkspaceEngine(SegmentOperations):
             settings.data_dir, store.workspace_id, check_interval=settings.version_check_seconds
         )
         self._tools: ServingTools | None = None
+        self._prepared: ServingTools | None = None  # made by a build beside, for its state
         self.control = UserControl(
             store,
             self.people,
@@ -96,15 +92,7 @@ class WorkspaceEngine(SegmentOperations):
             self.exposures.flush,
             self.recent.forget,
         )
-        self._state: WorkspaceState | None = None
-        self._experiments = ServingExperiments()  # loaded with the state
-        self._pinned = False  # the state was built at a given ``now``
-        self._surfaces: dict[str, SurfaceSpec] = {}
-        self._lock = threading.Lock()
-        # Writes through this engine mark the state stale at once; writes by other processes
-        # are seen when data_version is next read, at most version_check_seconds later.
-        self._stale = True
-        self._checked_at = 0.0
+        self._init_state()
 
     # -- data in -------------------------------------------------------------------------
     # Each write marks the state stale after it commits: marked before, a request in between
@@ -129,27 +117,6 @@ class WorkspaceEngine(SegmentOperations):
                 self.recent.engaged(record.user_id, record.item_id)
         return IngestResult(len(records), result.inserted, result.duplicates, result.suppressed)
 
-    def _take_in(self, result: EventInsert) -> None:
-        if result.version is None:
-            return
-        with self._lock:
-            state = self._state
-            if (
-                state is not None
-                and not self._stale
-                and not self._pinned
-                and result.rows is not None
-                and len(result.rows) <= TAKE_IN_ROWS
-                and state.version == result.version - 1  # no other write since the build
-                and take_events(state, result.rows, self._clock())
-            ):
-                state.version = result.version
-            else:
-                self._stale = True
-
-    def _mark_stale(self) -> None:
-        self._stale = True
-
     def stats(self) -> dict[str, Any]:
         return {"workspace": self.workspace_id, **self.store.stats()}
 
@@ -164,59 +131,6 @@ class WorkspaceEngine(SegmentOperations):
         if row is None:
             raise NotFound(f"user {user_id!r} does not exist in workspace {self.workspace_id!r}")
         return row
-
-    # -- serving state -------------------------------------------------------------------
-    def state(self, *, now: float | None = None) -> WorkspaceState:
-        """The serving state, rebuilt when data changed or it grew older than the refresh
-        interval; ``now`` pins the clock (tests, historical data)."""
-        current = self._state
-        recently_checked = time.monotonic() - self._checked_at < self.settings.version_check_seconds
-        if (
-            current is not None
-            and not self._stale
-            and recently_checked
-            and self._fresh(current, now)
-        ):
-            return current
-        with self._lock:
-            self._stale = False
-            version = self.store.data_version()
-            self._checked_at = time.monotonic()
-            current = self._state
-            if current is not None and current.version == version and self._fresh(current, now):
-                return current
-            specs = [spec for spec, _ in self.store.list_segments()]
-            self._surfaces = self.store.list_surfaces()
-            profiles = self.people.profiles()
-            current = build_state(
-                version,
-                _without_location(self.store.iter_users(), profiles),
-                self.store.iter_items(),
-                self.store.iter_event_tuples(),
-                specs,
-                now=self._clock() if now is None else now,
-                signals=self.signals(),
-                profiles=profiles,
-            )
-            self._experiments = ExperimentService(
-                ExperimentStore(self.store.db, self.workspace_id)
-            ).serving()
-            self._state = current
-            self._pinned = now is not None
-            self._record_qualification(current)
-            return current
-
-    def _record_qualification(self, state: WorkspaceState) -> None:
-        rows = [
-            (s.spec.id, s.qualification.members, s.qualification.items, s.qualification.qualifies)
-            for s in state.segments
-        ]
-        self.store.record_qualification(rows, at=state.now, every=HISTORY_EVERY_SECONDS)
-
-    def _fresh(self, state: WorkspaceState, now: float | None) -> bool:
-        if now is not None:
-            return state.now == now
-        return not self._pinned and self._clock() - state.now < self.settings.refresh_seconds
 
     # -- workspace documents -------------------------------------------------------------
     def signals(self) -> SignalConfig:
@@ -318,6 +232,33 @@ class WorkspaceEngine(SegmentOperations):
         which the first page would pay for (on the demo, 4.5 ms against 1.7 ms after a warm
         start) and, with one request at a time, every request queued behind it."""
         state, tools, relevance = self._serving(None)
+        self._warm(state, tools, relevance, self.surface("home"))
+
+    def _prepare(self, state: WorkspaceState, surfaces: Mapping[str, SurfaceSpec]) -> None:
+        """What ``warm`` does, for a state built beside the serving one, before it serves."""
+        tools = self._prepared = ServingTools.for_state(state)
+        model = self.models.active()
+        relevance = Relevance(state, model.for_state(state) if model else None, self._retrieval())
+        self._warm(state, tools, relevance, surfaces.get("home", DEFAULT_SURFACE))
+
+    def _serve_only(self, state: WorkspaceState) -> None:
+        prepared = self._prepared
+        if prepared is not None and prepared.state is not state:
+            self._prepared = None
+        tools = self._tools
+        if tools is not None and tools.state is not state:
+            self._tools = prepared if prepared is not None and prepared.state is state else None
+        model = self.models.active()
+        if model is not None:
+            model.keep_aligned(state)
+
+    def _warm(
+        self,
+        state: WorkspaceState,
+        tools: ServingTools,
+        relevance: Relevance,
+        surface: SurfaceSpec,
+    ) -> None:
         if not state.user_ids:
             return
         busiest = int(np.argmax(np.diff(state.interactions.indptr)))  # a user with history
@@ -325,16 +266,22 @@ class WorkspaceEngine(SegmentOperations):
             relevance.model.score_all(busiest)
         user_id = state.user_ids[busiest]
         user = user_signals(state, user_id, self._clock(), personal=True)
-        home_page(state, tools, relevance, RibbonRequest(user_id), self.surface("home"), user)
+        home_page(state, tools, relevance, RibbonRequest(user_id), surface, user)
 
     def _serving(self, now: float | None) -> tuple[WorkspaceState, ServingTools, Relevance]:
         state = self.state(now=now)
         tools = self._tools
         if tools is None or tools.state is not state:
-            tools = self._tools = ServingTools.for_state(state)
+            prepared = self._prepared
+            if prepared is None or prepared.state is not state:
+                prepared = ServingTools.for_state(state)
+            tools = self._tools = prepared
         model = self.models.active()
-        retrieval = RetrievalConfig(self.settings.shortlist, self.settings.ann_min_items)
-        return state, tools, Relevance(state, model.for_state(state) if model else None, retrieval)
+        relevance = Relevance(state, model.for_state(state) if model else None, self._retrieval())
+        return state, tools, relevance
+
+    def _retrieval(self) -> RetrievalConfig:
+        return RetrievalConfig(self.settings.shortlist, self.settings.ann_min_items)
 
     def related(
         self,
@@ -429,18 +376,6 @@ class WorkspaceEngine(SegmentOperations):
         return tools.chain(surface_id, self.surface(surface_id))
 
 
-def _without_location(
-    users: Iterator[dict[str, Any]], profiles: Mapping[str, Mapping[str, Any]]
-) -> Iterator[dict[str, Any]]:
-    """User records as rules may see them: no location for users who opted out of it."""
-    for user in users:
-        edits = profiles.get(user["id"])
-        if edits is not None and "location" in (edits.get("opt_outs") or ()):
-            attributes = user["attributes"]
-            user["attributes"] = {k: v for k, v in attributes.items() if k not in LOCATION_FIELDS}
-        yield user
-
-
 class Launchpoint:
     """One process's handle on a database, handing out one engine per workspace."""
 
@@ -458,6 +393,7 @@ class Launchpoint:
             self.db.migrate()
         self._engines: dict[str, WorkspaceEngine] = {}
         self._seen_builds: dict[str, float] = {}  # workspace -> its state's built_at
+        self._scheduled = False
         self._lock = threading.Lock()
 
     def workspace(self, workspace_id: str | None = None) -> WorkspaceEngine:
@@ -474,6 +410,7 @@ class Launchpoint:
                     store = WorkspaceStore(self.db, wid)
                     store.ensure()
                     engine = WorkspaceEngine(store, self.settings, self._clock)
+                    engine.scheduled = self._scheduled
                     self._engines[wid] = engine
         return engine
 
@@ -482,14 +419,25 @@ class Launchpoint:
         ``workspace`` makes it, checking the id)."""
         return self._engines.get(workspace_id or self.settings.workspace)
 
+    def schedule(self, scheduled: bool) -> None:
+        """Say whether ``refresh`` runs on a schedule (a server's, every refresh_seconds):
+        then serving states are rebuilt for age by the schedule, beside the state that
+        serves, and requests wait for no build but the one their own process's writes need."""
+        with self._lock:
+            self._scheduled = scheduled
+            for engine in self._engines.values():
+                engine.scheduled = scheduled
+
     def refresh(self) -> bool:
         """Bring every workspace this process serves up to date: what a server runs every
         refresh_seconds, so qualification is re-evaluated (and its history kept) even when no
         request comes, and running experiments' guardrails are checked (a breached stopping
-        guardrail stops its experiment). True when a serving state was built since the last
-        refresh or warm start, by this refresh or by a request after a write."""
+        guardrail stops its experiment). On a schedule, each state is rebuilt beside the one
+        serving. True when a serving state was built since the last refresh or warm start,
+        by this refresh or by a request after a write."""
         for engine in list(self._engines.values()):
-            engine.state()
+            if not engine.scheduled or not engine.build_beside():
+                engine.state()
             engine.check_experiments()
         return self._new_builds()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import threading
+import time
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -187,3 +189,42 @@ def test_refresh_says_when_a_serving_state_was_built_since_it_last_looked(
     engine.add_items([ItemIn(id="i3", title="Three", categories=["a"])])
     assert lp.refresh() is True  # this time the refresh itself rebuilds it
     lp.close()
+
+
+def test_a_scheduled_refresh_builds_beside_while_requests_are_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one request thread, a refresh run among the requests answered nothing until the
+    state was rebuilt; it now builds in a thread of its own, the old state serving."""
+    lp = _launchpoint(tmp_path, refresh_seconds=0.2, request_threads=1)
+    engine = lp.workspace()
+    made, release, waited = threading.Event(), threading.Event(), threading.Event()
+    prepare = engine._prepare
+
+    def held(state: Any, surfaces: Any) -> None:
+        made.set()
+        try:
+            assert release.wait(10)
+        finally:
+            waited.set()
+        prepare(state, surfaces)
+
+    monkeypatch.setattr(engine, "_prepare", held)
+    try:
+        with TestClient(create_app(lp.settings, launchpoint=lp)) as client:
+            assert engine.scheduled
+            assert made.wait(10), "the schedule did not build"
+            serving = engine._state
+            response = client.get("/v1/users/u1/ribbons")
+            assert response.status_code == 200, response.text
+            assert not waited.is_set()  # answered while the build was held
+            assert engine._state is serving
+            release.set()
+            deadline = time.monotonic() + 10
+            while engine._state is serving and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert engine._state is not serving
+        assert not engine.scheduled
+    finally:
+        release.set()
+        lp.close()

@@ -70,6 +70,11 @@ def test_a_later_state_is_scored_in_its_own_indices() -> None:
     state = _state(extra_item=True, extra_user=True)
     scorer = model.for_state(state)
     assert model.for_state(state) is scorer  # aligned once per state
+    built_beside = _state(extra_item=True, extra_user=True)
+    assert model.for_state(built_beside) is not scorer
+    assert model.for_state(state) is scorer  # the serving state's, kept while one is built
+    model.keep_aligned(built_beside)  # it took over: the replaced state's scorer goes
+    assert len(model._aligned) == 1 and model.for_state(state) is not scorer
     action = [state.item_index[f"i{n}"] for n in range(6)]
     romance = [state.item_index[f"i{n}"] for n in range(6, 12)]
     new_item = state.item_index["i-new"]

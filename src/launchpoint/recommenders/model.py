@@ -34,8 +34,10 @@ class TrainedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     version: str | None = None
-    _aligned: tuple[tuple[int, float], StateScorer] | None = field(
-        default=None, init=False, repr=False, compare=False
+    # The two latest states' scorers: a state built beside the serving one is aligned before
+    # it takes over, while requests still score with the one serving.
+    _aligned: tuple[tuple[tuple[int, float], StateScorer], ...] = field(
+        default=(), init=False, repr=False, compare=False
     )
     _ann: BackgroundIndex | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -69,12 +71,18 @@ class TrainedModel:
         # Keyed on the state's build, not its version: events taken into a built state move
         # its version on without changing its indices, and re-aligning costs a pass over items.
         key = (id(state), state.built_at)
-        aligned = self._aligned
-        if aligned is not None and aligned[0] == key:
-            return aligned[1]
+        for known, scorer in self._aligned:
+            if known == key:
+                return scorer
         scorer = StateScorer(self, state)
-        self._aligned = (key, scorer)
+        self._aligned = ((key, scorer), *self._aligned[:1])
         return scorer
+
+    def keep_aligned(self, state: WorkspaceState) -> None:
+        """Forget the scorers of states other than ``state`` (the one serving), so that a
+        replaced state, or one built and not kept, is freed."""
+        key = (id(state), state.built_at)
+        self._aligned = tuple(entry for entry in self._aligned if entry[0] == key)
 
     @property
     def has_vectors(self) -> bool:
@@ -98,7 +106,7 @@ class TrainedModel:
     def __getstate__(self) -> dict[str, Any]:
         # What depends on a serving state, or is cheap to rebuild, is not saved.
         state = dict(self.__dict__)
-        state["_aligned"] = None
+        state["_aligned"] = ()
         state["_ann"] = None
         state.pop("user_index", None)
         state.pop("item_index", None)

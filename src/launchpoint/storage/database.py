@@ -78,6 +78,7 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._write_lock = threading.Lock() if self.dialect == "sqlite" else None
+        self._snapshot = threading.local()  # the connection of this thread's snapshot()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -103,8 +104,38 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A connection for reads: this thread's snapshot inside ``snapshot()``."""
+        pinned = getattr(self._snapshot, "conn", None)
+        if pinned is not None:
+            yield pinned
+            return
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Until the block ends, every ``read()`` in this thread sees one snapshot of the
+        database, taken at its first read: what a serving state is built from, so that its
+        ``data_version`` says exactly which writes it holds (events written during a build
+        are then either in it or after it, never both). Writes go on meanwhile.
+
+        PostgreSQL: one REPEATABLE READ transaction. SQLite: an explicit BEGIN, since its
+        Python driver runs each SELECT in a transaction of its own; in WAL mode a reader's
+        transaction keeps the snapshot of its first read and blocks no writer."""
+        if getattr(self._snapshot, "conn", None) is not None:  # already in one
+            yield
+            return
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            self._snapshot.conn = conn
+            try:
+                yield
+            finally:
+                self._snapshot.conn = None
+                conn.rollback()
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (a no-op when it is there already)."""

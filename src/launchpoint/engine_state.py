@@ -1,0 +1,289 @@
+"""The serving state's life: built from storage when data changes, new events taken into it as
+they arrive, and, while a server runs a refresh schedule, rebuilt beside the state that serves
+so that no request waits for a build it did not ask for. A part of ``WorkspaceEngine``, kept
+in its own module.
+
+A build beside the serving state reads one snapshot of the database (``Database.snapshot``),
+so its ``data_version`` says exactly which writes it holds. Event batches this process takes
+into the serving state while the build runs are kept with their versions and taken into the
+new state before it takes over, those after its snapshot only: none is lost, none counted
+twice. A write that makes the state stale (items, users, segments, settings) discards it, and
+the next request builds the state as before."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from launchpoint.domain.segments import SurfaceSpec
+from launchpoint.experiments.service import ExperimentService, ServingExperiments
+from launchpoint.profiles.control import LOCATION_FIELDS
+from launchpoint.profiles.interests import SignalConfig
+from launchpoint.ranking.overlay import take_events
+from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.storage.experiments import ExperimentStore
+
+if TYPE_CHECKING:
+    from launchpoint.settings import Settings
+    from launchpoint.storage import WorkspaceStore
+    from launchpoint.storage.people import PeopleStore
+    from launchpoint.storage.store import EventInsert
+
+log = logging.getLogger("launchpoint.engine")
+
+HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
+# Up to this many new events in one write are taken into the serving state user by user (each
+# user's view recomputed from all its events); a bigger batch is cheaper to rebuild from.
+TAKE_IN_ROWS = 50
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A state and what is loaded with it, read from one snapshot."""
+
+    state: WorkspaceState
+    surfaces: dict[str, SurfaceSpec]
+    experiments: ServingExperiments
+
+
+class StateOperations:
+    """The serving-state half of ``WorkspaceEngine``."""
+
+    store: WorkspaceStore
+    people: PeopleStore
+    settings: Settings
+    _clock: Callable[[], float]
+    signals: Callable[[], SignalConfig]
+    # Makes what serving reads for a state (guardrail tools, the model aligned with it, the
+    # structures its first request would make) before it takes over.
+    _prepare: Callable[[WorkspaceState, Mapping[str, SurfaceSpec]], None]
+    # Lets go of what was made for states other than the one serving, so they are freed.
+    _serve_only: Callable[[WorkspaceState], None]
+
+    def _init_state(self) -> None:
+        self._state: WorkspaceState | None = None
+        self._experiments = ServingExperiments()  # loaded with the state
+        self._pinned = False  # the state was built at a given ``now``
+        self._surfaces: dict[str, SurfaceSpec] = {}
+        self._lock = threading.Lock()  # held to build on the request path, and to swap
+        # Writes through this engine mark the state stale at once; writes by other processes
+        # are seen when data_version is next read, at most version_check_seconds later.
+        self._stale = True
+        self._checked_at = 0.0
+        # Set while a server's refresh schedule runs (``create_app``): the schedule rebuilds
+        # for age, beside the serving state, and requests rebuild only after this process's
+        # own writes other than events.
+        self.scheduled = False
+        self._building = threading.Lock()  # one build beside the serving state at a time
+        self._replay: list[tuple[int, list[Sequence[Any]]]] | None = None
+        self._next_beside = 0.0  # monotonic time before which no build beside is started
+
+    # -- the state that serves -------------------------------------------------------------
+    def state(self, *, now: float | None = None) -> WorkspaceState:
+        """The serving state, rebuilt when data changed or it grew older than the refresh
+        interval; ``now`` pins the clock (tests, historical data). While a server's refresh
+        schedule runs, neither age nor other processes' writes make a request wait: the
+        schedule rebuilds for age and other processes' writes start a build beside."""
+        current = self._state
+        recently_checked = time.monotonic() - self._checked_at < self.settings.version_check_seconds
+        if (
+            current is not None
+            and not self._stale
+            and recently_checked
+            and self._fresh(current, now)
+        ):
+            return current
+        with self._lock:
+            stale, self._stale = self._stale, False
+            version = self.store.data_version()
+            self._checked_at = time.monotonic()
+            current = self._state
+            if current is not None and self._fresh(current, now):
+                if current.version == version:
+                    return current
+                if self.scheduled and not stale:  # another process wrote
+                    self._start_build_beside()
+                    return current
+            built = self._read_and_build(now)
+            self._take_over(built)
+            self._pinned = now is not None
+            self._record_qualification(built.state)
+        self._serve_only(built.state)
+        return built.state
+
+    def _fresh(self, state: WorkspaceState, now: float | None) -> bool:
+        if now is not None:
+            return state.now == now
+        if self._pinned:
+            return False
+        return self.scheduled or self._clock() - state.now < self.settings.refresh_seconds
+
+    def _read_and_build(self, now: float | None) -> _Built:
+        with self.store.db.snapshot():
+            version = self.store.data_version()
+            specs = [spec for spec, _ in self.store.list_segments()]
+            surfaces = self.store.list_surfaces()
+            profiles = self.people.profiles()
+            state = build_state(
+                version,
+                _without_location(self.store.iter_users(), profiles),
+                self.store.iter_items(),
+                self.store.iter_event_tuples(),
+                specs,
+                now=self._clock() if now is None else now,
+                signals=self.signals(),
+                profiles=profiles,
+            )
+            experiments = ExperimentService(
+                ExperimentStore(self.store.db, self.store.workspace_id)
+            ).serving()
+        return _Built(state, surfaces, experiments)
+
+    def _take_over(self, built: _Built) -> None:
+        """Make ``built`` the serving state (the lock held)."""
+        self._surfaces = built.surfaces
+        self._experiments = built.experiments
+        self._state = built.state
+
+    def _record_qualification(self, state: WorkspaceState) -> None:
+        rows = [
+            (s.spec.id, s.qualification.members, s.qualification.items, s.qualification.qualifies)
+            for s in state.segments
+        ]
+        self.store.record_qualification(rows, at=state.now, every=HISTORY_EVERY_SECONDS)
+
+    def _mark_stale(self) -> None:
+        self._stale = True
+
+    # -- events in -------------------------------------------------------------------------
+    def _take_in(self, result: EventInsert) -> None:
+        """Take stored events into the serving state: their users' interests, aggregates
+        and memberships. Events of a user the state does not know make it stale (the next
+        request builds it, so a new user's first page knows them). A batch too big to take
+        in, or one after another process's write, does too; while a schedule runs, it starts
+        a build beside instead, and this process's events are still taken in meanwhile."""
+        if result.version is None:
+            return
+        with self._lock:
+            state, rows = self._state, result.rows
+            if state is None or self._stale or self._pinned:
+                self._stale = True
+                return
+            if result.version <= state.version:  # the state was built after these events
+                return
+            follows = state.version == result.version - 1  # no other write since
+            if rows is None or len(rows) > TAKE_IN_ROWS or not (follows or self.scheduled):
+                self._rebuild_for_events()
+                return
+            if not take_events(state, rows, self._clock()):
+                self._stale = True
+                return
+            if self._replay is not None:
+                self._replay.append((result.version, list(rows)))
+            if follows:
+                state.version = result.version
+            else:
+                self._start_build_beside()
+
+    def _rebuild_for_events(self) -> None:
+        if self.scheduled:
+            self._start_build_beside()
+        else:
+            self._stale = True
+
+    # -- building beside ---------------------------------------------------------------------
+    def _start_build_beside(self) -> None:
+        """Start a build beside the serving state in a thread of its own, unless one runs
+        or the last ended too recently: builds that other processes' writes call for are
+        spaced by their own duration, so they take at most half of a thread's time."""
+        if self._building.locked() or time.monotonic() < self._next_beside:
+            return
+        threading.Thread(
+            target=self._build_beside_logged, name="launchpoint-build", daemon=True
+        ).start()
+
+    def _build_beside_logged(self) -> None:
+        try:
+            self.build_beside(wait=False)
+        except Exception:  # the serving state stays; the next check or schedule tries again
+            log.exception("building the serving state of %r failed", self.store.workspace_id)
+
+    def build_beside(self, *, wait: bool = True) -> bool:
+        """Build the serving state from storage while the current one goes on serving, and
+        swap it in when ready. True when the new state took over; False when another build
+        was running (and ``wait`` is false), no state serves yet (the first request builds
+        it), or a write made the new one stale before it was ready."""
+        if not self._building.acquire(blocking=wait):
+            return False
+        try:
+            with self._lock:
+                base = self._state
+                if base is None or self._pinned:
+                    return False
+                self._replay = []
+            started = time.monotonic()
+            built: _Built | None = None
+            try:
+                built = self._read_and_build(None)
+                self._prepare(built.state, built.surfaces)
+            finally:
+                elapsed = time.monotonic() - started
+                self._next_beside = time.monotonic() + max(
+                    elapsed, self.settings.version_check_seconds
+                )
+                # One hold of the lock from taking the replay to the swap: a batch taken
+                # into the serving state in between would be missing from the new one.
+                with self._lock:
+                    replay, self._replay = self._replay or [], None
+                    took_over = (
+                        built is not None
+                        and self._state is base
+                        and not self._stale
+                        and not self._pinned
+                    )
+                    if built is not None and took_over:
+                        self._replay_into(built.state, replay)
+                        self._take_over(built)
+                    serving = self._state
+                if serving is not None:
+                    self._serve_only(serving)  # what was made for a state not kept is freed
+            if built is None or not took_over:
+                return False
+            self._record_qualification(built.state)
+            log.info(
+                "serving state of %r rebuilt beside in %.2f s (%d event batches taken in)",
+                self.store.workspace_id,
+                elapsed,
+                len(replay),
+            )
+            return True
+        finally:
+            self._building.release()
+
+    def _replay_into(self, state: WorkspaceState, replay: list[tuple[int, list[Any]]]) -> None:
+        """Take into ``state`` the batches taken into the serving state while it was built,
+        those after its snapshot only. Its version moves on with an unbroken run of them; a
+        gap (another process's write) leaves it behind, so the next check builds again."""
+        now = self._clock()
+        snapshot = state.version
+        for version, rows in replay:
+            if version <= snapshot:  # committed before the snapshot: read by the build
+                continue
+            if take_events(state, rows, now) and version == state.version + 1:
+                state.version = version
+
+
+def _without_location(
+    users: Iterator[dict[str, Any]], profiles: Mapping[str, Mapping[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """User records as rules may see them: no location for users who opted out of it."""
+    for user in users:
+        edits = profiles.get(user["id"])
+        if edits is not None and "location" in (edits.get("opt_outs") or ()):
+            attributes = user["attributes"]
+            user["attributes"] = {k: v for k, v in attributes.items() if k not in LOCATION_FIELDS}
+        yield user

@@ -1,0 +1,332 @@
+"""The serving state's life while a server's refresh schedule runs: rebuilt beside the state
+that serves, with requests answered from the old one meanwhile, and every event taken in
+exactly once whether it was stored before, during or after the build's snapshot."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
+from launchpoint.engine import Launchpoint, WorkspaceEngine
+from launchpoint.ranking.overlay import user_events
+from launchpoint.ranking.pipeline import RibbonRequest
+from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.settings import Settings
+
+NOW = 1_700_000_000.0
+DAY = 86400.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def lp(backend_url: str, tmp_path: Path, clock: Clock) -> Iterator[Launchpoint]:
+    settings = Settings(
+        database_url=backend_url,
+        data_dir=tmp_path,
+        workspace=f"s{uuid.uuid4().hex[:12]}",
+        version_check_seconds=0,
+    )
+    launchpoint = Launchpoint(settings, clock=clock)
+    ws = launchpoint.workspace()
+    ws.add_items(
+        [ItemIn(id=f"i{n}", title=f"Item {n}", categories=["ab"[n % 2]]) for n in range(8)]
+    )
+    ws.add_users([UserIn(id=f"u{n}", attributes={"tier": "gold"}) for n in range(4)])
+    ws.put_segment(
+        SegmentSpec.model_validate(
+            {
+                "id": "busy",
+                "name": "Busy",
+                "users": "count(event = 'click', within = '7d') >= 2",
+                "items": "id is not null",
+                "min_users": 0,
+                "min_items": 0,
+            }
+        )
+    )
+    ws.add_events([_event("u0", "i0"), _event("u1", "i1")])
+    launchpoint.schedule(True)
+    yield launchpoint
+    launchpoint.schedule(False)
+    launchpoint.close()
+
+
+def _event(user: str, item: str, kind: str = "click", days: float = 1.0) -> EventIn:
+    return EventIn(
+        message_id=uuid.uuid4().hex,
+        user_id=user,
+        item_id=item,
+        type=kind,
+        timestamp=NOW - days * DAY,
+    )
+
+
+def _from_storage(ws: WorkspaceEngine) -> WorkspaceState:
+    return build_state(
+        ws.store.data_version(),
+        ws.store.iter_users(),
+        ws.store.iter_items(),
+        ws.store.iter_event_tuples(),
+        [spec for spec, _ in ws.store.list_segments()],
+        now=NOW,
+        signals=ws.signals(),
+        profiles=ws.people.profiles(),
+    )
+
+
+def _same(a: WorkspaceState, b: WorkspaceState) -> None:
+    """``a`` holds every stored event once: what a build from storage holds."""
+    assert a.user_ids == b.user_ids and a.item_ids == b.item_ids
+    for user in range(len(a.user_ids)):
+        assert _events(a, user) == _events(b, user), a.user_ids[user]
+        np.testing.assert_allclose(a.category_affinity(user), b.category_affinity(user))
+        assert a.consumed_items(user).tolist() == b.consumed_items(user).tolist()
+    for x, y in zip(a.segments, b.segments, strict=True):
+        assert x.members.tolist() == y.members.tolist(), x.spec.id
+    for key, values in b.aggregates.items():
+        np.testing.assert_allclose(a.aggregates[key], values, rtol=1e-9, err_msg=key)
+
+
+def _events(state: WorkspaceState, user: int) -> list[tuple[int, str, float, float]]:
+    return sorted(
+        (e.item, e.type, e.ts, -1.0 if e.value is None else e.value)
+        for e in user_events(state, user)
+    )
+
+
+def _in_thread(work: Callable[[], Any]) -> None:
+    """Run ``work`` in a thread of its own, as another request would."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised in the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    if failed:
+        raise failed[0]
+
+
+class HeldBuild:
+    """A build beside the serving state, held once its state is made and before it takes
+    over, so a test can act while it runs."""
+
+    def __init__(self, ws: WorkspaceEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ws = ws
+        self.made = threading.Event()
+        self.release = threading.Event()
+        self.result: list[bool] = []
+        prepare = ws._prepare
+
+        def held(state: WorkspaceState, surfaces: Any) -> None:
+            self.made.set()
+            assert self.release.wait(10)
+            prepare(state, surfaces)
+
+        monkeypatch.setattr(ws, "_prepare", held)
+        self.thread = threading.Thread(target=lambda: self.result.append(ws.build_beside()))
+
+    def __enter__(self) -> HeldBuild:
+        self.thread.start()
+        assert self.made.wait(10), "the build did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.thread.join(10)
+
+
+def test_requests_are_served_from_the_old_state_while_a_build_runs_beside(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    with HeldBuild(ws, monkeypatch) as build:
+        assert ws.state() is old
+        ws.add_events([_event("u2", "i2"), _event("u2", "i4")])  # taken into the old state
+        assert ws.state() is old
+        assert [e.item for e in user_events(old, 2)] == [2, 4]
+    assert build.result == [True]
+    new = ws.state()
+    assert new is not old
+    assert new.version == ws.store.data_version()
+    _same(new, _from_storage(ws))
+
+
+def test_events_stored_before_during_and_after_the_snapshot_are_each_taken_in_once(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build reads one snapshot; batches this process took in while it ran are replayed
+    into it, those after its snapshot only. Each moment is forced: before the snapshot (a
+    batch already kept for replay, and in the snapshot), during it (stored once the snapshot
+    is taken, so not in it), and after the state is made."""
+    ws = lp.workspace()
+    ws.state()
+    read_and_build = ws._read_and_build
+    list_segments = ws.store.list_segments
+    moments = iter(
+        [
+            [_event("u0", "i2"), _event("u0", "i4")],  # before the snapshot
+            [_event("u1", "i3"), _event("u3", "i5", "purchase")],  # during it
+        ]
+    )
+
+    def before(now: float | None) -> Any:
+        _in_thread(lambda: ws.add_events(next(moments)))
+        return read_and_build(now)
+
+    def during() -> Any:  # the snapshot's second read
+        batch = next(moments, None)
+        if batch is not None:
+            _in_thread(lambda: ws.add_events(batch))
+        return list_segments()
+
+    monkeypatch.setattr(ws, "_read_and_build", before)
+    monkeypatch.setattr(ws.store, "list_segments", during)
+    with HeldBuild(ws, monkeypatch) as build:
+        ws.add_events([_event("u0", "i6"), _event("u2", "i6", "save")])  # after it
+        assert ws._replay is not None and len(ws._replay) == 3
+    assert build.result == [True]
+    new = ws.state()
+    assert new.version == ws.store.data_version()  # the replay ran on without a gap
+    _same(new, _from_storage(ws))
+    assert new.segments[0].members[0]  # u0's three clicks in a week, counted once each
+    assert sum(len(user_events(new, u)) for u in range(4)) == ws.store.stats()["events"]
+
+
+def test_a_write_other_than_events_during_a_build_discards_it(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    with HeldBuild(ws, monkeypatch) as build:
+        ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])
+    assert build.result == [False]
+    assert ws._state is old  # not swapped in: it lacks the item
+    assert "late" in ws.state().item_index  # the next request builds it, as before
+
+
+def test_on_a_schedule_requests_do_not_rebuild_for_age(lp: Launchpoint, clock: Clock) -> None:
+    ws = lp.workspace()
+    state = ws.state()
+    clock.now += 10 * ws.settings.refresh_seconds
+    assert ws.state() is state
+    lp.schedule(False)
+    assert ws.state() is not state  # without a schedule, the request rebuilds
+
+
+def test_refresh_on_a_schedule_builds_beside_and_says_so(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    assert lp.refresh() is True
+    assert ws.state() is not old
+    assert lp.refresh() is True  # a schedule rebuilds even when nothing was written
+    assert lp.refresh() is True
+
+
+def test_another_process_s_write_starts_a_build_beside(lp: Launchpoint, clock: Clock) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    other = Launchpoint(lp.settings, migrate=False, clock=clock)
+    try:
+        other.workspace().add_events([_event("u3", "i7", "save")])
+        assert ws.state() is old  # answered at once, from the state serving
+        deadline = time.monotonic() + 10
+        while ws.state() is old and time.monotonic() < deadline:
+            time.sleep(0.01)
+        new = ws.state()
+        assert new is not old and [e.item for e in user_events(new, 3)] == [7]
+        assert new.version == ws.store.data_version()
+        # Builds other processes call for are spaced by their duration.
+        ws._next_beside = time.monotonic() + 60
+        other.workspace().add_events([_event("u3", "i5", "save")])
+        assert ws.state() is new
+        assert not any(t.name == "launchpoint-build" for t in threading.enumerate())
+    finally:
+        other.close()
+
+
+def test_this_process_s_events_after_another_s_write_are_seen_at_once(
+    lp: Launchpoint, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's write leaves the serving state behind; this process's own events
+    are still taken into it (and a build beside catches up with the rest)."""
+    ws = lp.workspace()
+    state = ws.state()
+    monkeypatch.setattr(ws, "_start_build_beside", lambda: None)
+    other = Launchpoint(lp.settings, migrate=False, clock=clock)
+    try:
+        other.workspace().add_events([_event("u3", "i7", "save")])
+        ws.add_events([_event("u2", "i3", "purchase")])
+    finally:
+        other.close()
+    assert ws.state() is state
+    assert [e.item for e in user_events(state, 2)] == [3]
+    assert state.version < ws.store.data_version()  # behind: the next build catches up
+
+
+def test_a_new_user_s_first_events_are_seen_by_the_next_request(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    ws.add_events([_event("newcomer", "i1")])
+    state = ws.state()
+    assert state is not old and "newcomer" in state.user_index
+
+
+def test_events_the_state_was_built_after_change_nothing(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    result = ws.store.insert_events([_event("u1", "i6")])
+    state = ws.state()  # stale: built after the events were stored
+    ws._take_in(result)  # what add_events does once its write committed
+    assert not ws._stale and ws.state() is state
+    assert len(user_events(state, 1)) == 2
+
+
+def test_a_replaced_state_and_one_not_kept_are_freed(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    ws.ribbons(RibbonRequest("u0"))  # the guardrails' tools made for the state serving
+    old = weakref.ref(ws.state())
+    assert ws.build_beside()
+    ws.ribbons(RibbonRequest("u0"))
+    gc.collect()
+    assert old() is None
+    made: list[weakref.ref[WorkspaceState]] = []
+    prepare = ws._prepare
+
+    def remembered(state: WorkspaceState, surfaces: Any) -> None:
+        made.append(weakref.ref(state))
+        prepare(state, surfaces)
+        ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])  # makes it stale
+
+    monkeypatch.setattr(ws, "_prepare", remembered)
+    assert not ws.build_beside()
+    gc.collect()
+    assert made and made[0]() is None
