@@ -20,8 +20,9 @@ from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.ranking.overlay import user_events
 from launchpoint.ranking.pipeline import RibbonRequest
-from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.state import WorkspaceState
 from launchpoint.settings import Settings
+from tests.engine_helpers import state_from_storage, wait_until
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -84,16 +85,7 @@ def _event(user: str, item: str, kind: str = "click", days: float = 1.0) -> Even
 
 
 def _from_storage(ws: WorkspaceEngine) -> WorkspaceState:
-    return build_state(
-        ws.store.data_version(),
-        ws.store.iter_users(),
-        ws.store.iter_items(),
-        ws.store.iter_event_tuples(),
-        [spec for spec, _ in ws.store.list_segments()],
-        now=NOW,
-        signals=ws.signals(),
-        profiles=ws.people.profiles(),
-    )
+    return state_from_storage(ws, NOW)
 
 
 def _same(a: WorkspaceState, b: WorkspaceState) -> None:
@@ -257,9 +249,7 @@ def test_another_process_s_write_starts_a_build_beside(lp: Launchpoint, clock: C
     try:
         other.workspace().add_events([_event("u3", "i7", "save")])
         assert ws.state() is old  # answered at once, from the state serving
-        deadline = time.monotonic() + 10
-        while ws.state() is old and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_until(lambda: ws.state() is not old)
         new = ws.state()
         assert new is not old and [e.item for e in user_events(new, 3)] == [7]
         assert new.version == ws.store.data_version()

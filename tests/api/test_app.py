@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from launchpoint.api.app import settle_heap
 from launchpoint.domain.records import EventIn, ItemIn
 from launchpoint.engine import Launchpoint
 from launchpoint.settings import Settings
+from tests.engine_helpers import wait_until
 
 
 def _launchpoint(tmp_path: Path, **settings: object) -> Launchpoint:
@@ -220,10 +220,7 @@ def test_a_scheduled_refresh_builds_beside_while_requests_are_answered(
             assert not waited.is_set()  # answered while the build was held
             assert engine._state is serving
             release.set()
-            deadline = time.monotonic() + 10
-            while engine._state is serving and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert engine._state is not serving
+            assert wait_until(lambda: engine._state is not serving)
         assert not engine.scheduled
     finally:
         release.set()

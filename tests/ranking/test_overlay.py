@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.engine import Launchpoint
-from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.state import WorkspaceState
 from launchpoint.settings import Settings
+from tests.engine_helpers import state_from_storage
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -51,17 +52,7 @@ def _event(e: tuple[int, int, str, float | None, float]) -> EventIn:
 
 
 def _fresh(lp: Launchpoint, ws_id: str) -> WorkspaceState:
-    ws = lp.workspace(ws_id)
-    return build_state(
-        ws.store.data_version(),
-        ws.store.iter_users(),
-        ws.store.iter_items(),
-        ws.store.iter_event_tuples(),
-        [spec for spec, _ in ws.store.list_segments()],
-        now=NOW,
-        signals=ws.signals(),
-        profiles=ws.people.profiles(),
-    )
+    return state_from_storage(lp.workspace(ws_id), NOW)
 
 
 def _same(a: WorkspaceState, b: WorkspaceState) -> None:
