@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -145,3 +146,15 @@ def test_scoring_every_item_at_once_equals_scoring_them_as_candidates() -> None:
     np.testing.assert_allclose(
         on_same.score_all(user), on_same.score(user, np.arange(len(same.item_ids))), atol=1e-5
     )
+
+
+def test_a_model_file_reads_both_ways_across_versions() -> None:
+    """Earlier versions saved no aligned scorer as None and read it back so: a model file
+    moves between versions both ways (an upgrade, a rollback)."""
+    model = _model()
+    model.for_state(_state())
+    assert model.__getstate__()["_aligned"] is None  # what an earlier version reads
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded._aligned == ()
+    state = _state()
+    assert loaded.for_state(state) is loaded.for_state(state)

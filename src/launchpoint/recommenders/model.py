@@ -103,10 +103,14 @@ class TrainedModel:
             self._ann = BackgroundIndex(lambda: scorer.item_factors)
         return self._ann.get(wait=wait)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "_aligned": ()})
+
     def __getstate__(self) -> dict[str, Any]:
-        # What depends on a serving state, or is cheap to rebuild, is not saved.
+        # What depends on a serving state, or is cheap to rebuild, is not saved. None, as
+        # earlier versions wrote and read it: a model saved here still loads after a rollback.
         state = dict(self.__dict__)
-        state["_aligned"] = ()
+        state["_aligned"] = None
         state["_ann"] = None
         state.pop("user_index", None)
         state.pop("item_index", None)
