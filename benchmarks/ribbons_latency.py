@@ -414,7 +414,7 @@ def timed_pass(
     server (api/app.py): with more, numpy's products take less wall time and more CPU than a
     server gives them, and the figures would flatter the server. The heap is settled first
     (``settle_heap``), as a server settles it after its warm start."""
-    from launchpoint.api.app import settle_heap
+    from launchpoint.heap import settle_heap
 
     settle_heap()  # as a server does once its state is built
     with _one_blas_thread():
@@ -637,23 +637,31 @@ def over_http(
                *(["--workers", str(args.workers)] if args.workers > 1 else [])]  # fmt: skip
     processes = "one process" if args.workers == 1 else f"{args.workers} worker processes"
     figures["http_workers"] = args.workers
-    # (label, figure tag, command, data_dir): the run's folder holds no model; trained_dir
-    # holds the one the in-process run trained.
-    servers = [("Launchpoint, first score", "lp", uvicorn, db.folder)]
+    # (label, figure tag, command, data_dir, env): the run's folder holds no model;
+    # trained_dir holds the one the in-process run trained.
+    servers = [("Launchpoint, first score", "lp", uvicorn, db.folder, {})]
+    model_dir = trained_dir(db) if trained else db.folder
     if trained:
-        servers.append((f"Launchpoint, {args.model_family}", "lpmodel", uvicorn, trained_dir(db)))
+        servers.append((f"Launchpoint, {args.model_family}", "lpmodel", uvicorn, model_dir, {}))
+    if args.rebuild_every:
+        # The same server, its state rebuilt on its schedule while the load runs: what a
+        # rebuild costs the requests around it (it runs beside the state serving).
+        every = args.rebuild_every
+        servers.append((f"Launchpoint, {args.model_family if trained else 'first score'}, "
+                        f"rebuilt every {every:g} s", "lprebuild", uvicorn, model_dir,
+                        {"LAUNCHPOINT_REFRESH_SECONDS": str(every)}))  # fmt: skip
     servers.append(("HTTP floor", "floor",
                     [sys.executable, str(Path(__file__).resolve()), "--serve-floor",
-                     str(payload)], db.folder))  # fmt: skip
+                     str(payload)], db.folder, {}))  # fmt: skip
     rows = []
     limit = args.http_time_limit
-    for name, tag, command, data_dir in servers:
+    for name, tag, command, data_dir, server_env in servers:
         port = free_port()
         command = [*command, "--host", "127.0.0.1", "--port", str(port)]
         base = f"http://127.0.0.1:{port}"
         workers = args.workers if tag != "floor" else 1
         launched = time.perf_counter()
-        with server(command, {**env, "LAUNCHPOINT_DATA_DIR": str(data_dir)}, port,
+        with server(command, {**env, **server_env, "LAUNCHPOINT_DATA_DIR": str(data_dir)}, port,
                     args.first_request_timeout, workers) as proc:  # fmt: skip
             ready_s = time.perf_counter() - launched
             start = time.perf_counter()
@@ -665,7 +673,7 @@ def over_http(
                     f"{name}: first request failed: {first.status_code} {first.text[:2000]}"
                 )
             algorithm = first.json().get("served", {}).get("algorithm", "-")
-            if tag == "lpmodel":
+            if tag in ("lpmodel", "lprebuild") and trained:
                 given = env.get("LAUNCHPOINT_ANN_MIN_ITEMS")
                 min_items = int(given) if given else Settings().ann_min_items
                 wait_for_index(base, headers, users, args.first_request_timeout, min_items)
@@ -712,7 +720,7 @@ def over_http(
     )
     for layers in args.layers:
         floor_rps = figures.get(f"{dataset.name}_http_floor_l{layers}_sat_rps")
-        for tag in ("lp", "lpmodel"):
+        for tag in ("lp", "lpmodel", "lprebuild"):
             rps = figures.get(f"{dataset.name}_http_{tag}_l{layers}_sat_rps")
             if floor_rps and rps is not None:
                 figures[f"{dataset.name}_http_{tag}_l{layers}_sat_rps_vs_floor"] = rps / floor_rps
@@ -891,6 +899,15 @@ def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
         "N`); each builds its own state (default: 1).",
     )
     parser.add_argument(
+        "--rebuild-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Also serve over HTTP with the state rebuilt on the server's schedule every "
+        "SECONDS while the load runs (as refresh_seconds does), beside the same server "
+        "without (default: off).",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=16,
@@ -916,6 +933,8 @@ def settle_serving_arguments(
         parser.error("--server-env takes KEY=VALUE")
     if args.cards < 1 or min(args.layers) < 1 or args.requests < 1 or args.http_count < 1:
         parser.error("--cards, --layers, --requests and --http-count must be at least 1")
+    if args.rebuild_every is not None and args.rebuild_every <= 0:
+        parser.error("--rebuild-every takes seconds above 0")
     return args
 
 

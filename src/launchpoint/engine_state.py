@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.experiments.service import ExperimentService, ServingExperiments
+from launchpoint.heap import full_collections_held
 from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.ranking.overlay import take_events
@@ -228,8 +229,9 @@ class StateOperations:
             started = time.monotonic()
             built: _Built | None = None
             try:
-                built = self._read_and_build(None)
-                self._prepare(built.state, built.surfaces)
+                with full_collections_held():  # each would stall the requests meanwhile
+                    built = self._read_and_build(None)
+                    self._prepare(built.state, built.surfaces)
             finally:
                 elapsed = time.monotonic() - started
                 self._next_beside = time.monotonic() + max(

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from launchpoint.api import create_app
-from launchpoint.api.app import settle_heap
 from launchpoint.domain.records import EventIn, ItemIn
 from launchpoint.engine import Launchpoint
+from launchpoint.heap import settle_heap
 from launchpoint.settings import Settings
 from tests.engine_helpers import wait_until
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import time
@@ -22,30 +21,10 @@ from launchpoint.api.fast_path import ServingFastPath
 from launchpoint.api.limits import BodySizeLimit
 from launchpoint.api.routes import ROUTERS
 from launchpoint.engine import Launchpoint
+from launchpoint.heap import settle_heap
 from launchpoint.settings import Settings
 
 log = logging.getLogger("launchpoint.api")
-
-
-def settle_heap() -> None:
-    """Once a serving state is built: collect what the previous one left, then take every
-    object alive now out of the garbage collector's passes (``gc.freeze``).
-
-    Python runs a full collection whenever enough new objects have outlived two younger
-    ones, and a full collection walks every tracked object; a serving state holds hundreds
-    of thousands (ml-latest-small with its model: 262,000, 139 ms a pass), so every couple
-    of thousand pages one request, and every request queued behind it, waited that long.
-    Frozen objects are still freed by reference counting when the state is replaced; this
-    unfreezes first, so the next settle collects whatever cycles the old state left."""
-    started = time.perf_counter()
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-    log.info(
-        "%d objects set aside from garbage collection in %.2f s",
-        gc.get_freeze_count(),
-        time.perf_counter() - started,
-    )
 
 
 def create_app(
@@ -54,7 +33,8 @@ def create_app(
     *,
     settle: bool | None = None,
 ) -> FastAPI:
-    """``settle``: set each new serving state aside from garbage collection (``settle_heap``).
+    """``settle``: set each new serving state aside from garbage collection
+    (``launchpoint.heap.settle_heap``).
     By default an app that makes its own Launchpoint does, as a server owns its process; one
     given a Launchpoint (an application embedding Launchpoint, tests) leaves the heap to its
     owner, unless told otherwise (``launchpoint serve`` and ``demo`` are servers)."""

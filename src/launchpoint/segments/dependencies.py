@@ -26,23 +26,32 @@ def evaluation_order(needs: Mapping[str, Set[str]]) -> list[str]:
         raise RuleError(f"{problems[0].loc}: {problems[0].message}", problems)
     order: list[str] = []
     state: dict[str, str] = {}  # "visiting" or "done"
-
-    def visit(segment_id: str, path: list[str]) -> None:
-        if state.get(segment_id) == "done":
-            return
-        if state.get(segment_id) == "visiting":
-            cycle = [*path[path.index(segment_id) :], segment_id]
-            message = f"segments refer to each other in a cycle: {' -> '.join(cycle)}"
-            raise RuleError(
-                message,
-                [ErrorDetail(f"segments ({segment_id}).users", message, {"cycle": cycle})],
-            )
-        state[segment_id] = "visiting"
-        for name in sorted(needs[segment_id]):
-            visit(name, [*path, segment_id])
-        state[segment_id] = "done"
-        order.append(segment_id)
-
     for segment_id in needs:
-        visit(segment_id, [])
+        _visit(segment_id, [], needs, state, order)
     return order
+
+
+def _visit(
+    segment_id: str,
+    path: list[str],
+    needs: Mapping[str, Set[str]],
+    state: dict[str, str],
+    order: list[str],
+) -> None:
+    """Depth first: ``segment_id`` after what it needs. A function of its own, not a closure
+    calling itself: that is a reference cycle, left for the garbage collector at every build
+    of a serving state."""
+    if state.get(segment_id) == "done":
+        return
+    if state.get(segment_id) == "visiting":
+        cycle = [*path[path.index(segment_id) :], segment_id]
+        message = f"segments refer to each other in a cycle: {' -> '.join(cycle)}"
+        raise RuleError(
+            message,
+            [ErrorDetail(f"segments ({segment_id}).users", message, {"cycle": cycle})],
+        )
+    state[segment_id] = "visiting"
+    for name in sorted(needs[segment_id]):
+        _visit(name, [*path, segment_id], needs, state, order)
+    state[segment_id] = "done"
+    order.append(segment_id)
