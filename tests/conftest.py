@@ -3,6 +3,7 @@ PostgreSQL when LAUNCHPOINT_TEST_POSTGRES_URL is set (CI sets it)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -64,3 +65,11 @@ def movielens_small() -> Path:
     if not (MOVIELENS_SMALL / "ratings.csv").is_file():
         pytest.skip(f"real data absent: {MOVIELENS_SMALL} (MovieLens ml-latest-small) not found")
     return MOVIELENS_SMALL
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """Tests of the heap: nothing frozen before, nothing left frozen after."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()

@@ -320,3 +320,30 @@ def test_a_replaced_state_and_one_not_kept_are_freed(
     assert not ws.build_beside()
     gc.collect()
     assert made and made[0]() is None
+
+
+def test_a_build_leaves_no_reference_cycles(lp: Launchpoint) -> None:
+    """A server freezes each new state without a collection (``launchpoint.heap``): cycles
+    a build left would never be collected. Segments naming segments included."""
+    ws = lp.workspace()
+    ws.put_segment(
+        SegmentSpec.model_validate(
+            {
+                "id": "busy_gold",
+                "name": "Busy and gold",
+                "users": "segment('busy') and tier = 'gold'",
+                "items": "id is not null",
+                "min_users": 0,
+                "min_items": 0,
+            }
+        )
+    )
+    ws.state()
+    gc.collect()
+    gc.disable()
+    try:
+        assert ws.build_beside()
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert left == 0

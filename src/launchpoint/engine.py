@@ -394,6 +394,7 @@ class Launchpoint:
         self._engines: dict[str, WorkspaceEngine] = {}
         self._seen_builds: dict[str, float] = {}  # workspace -> its state's built_at
         self._scheduled = False
+        self._owns_heap = False
         self._lock = threading.Lock()
 
     def workspace(self, workspace_id: str | None = None) -> WorkspaceEngine:
@@ -411,6 +412,7 @@ class Launchpoint:
                     store.ensure()
                     engine = WorkspaceEngine(store, self.settings, self._clock)
                     engine.scheduled = self._scheduled
+                    engine.owns_heap = self._owns_heap
                     self._engines[wid] = engine
         return engine
 
@@ -419,14 +421,18 @@ class Launchpoint:
         ``workspace`` makes it, checking the id)."""
         return self._engines.get(workspace_id or self.settings.workspace)
 
-    def schedule(self, scheduled: bool) -> None:
+    def schedule(self, scheduled: bool, *, owns_heap: bool = False) -> None:
         """Say whether ``refresh`` runs on a schedule (a server's, every refresh_seconds):
         then serving states are rebuilt for age by the schedule, beside the state that
-        serves, and requests wait for no build but the one their own process's writes need."""
+        serves, and requests wait for no build but the one their own process's writes need.
+        ``owns_heap``: the process is the server's, so each new state is set aside from
+        garbage collection as it takes over (``launchpoint.heap``)."""
         with self._lock:
             self._scheduled = scheduled
+            self._owns_heap = owns_heap
             for engine in self._engines.values():
                 engine.scheduled = scheduled
+                engine.owns_heap = owns_heap
 
     def refresh(self) -> bool:
         """Bring every workspace this process serves up to date: what a server runs every

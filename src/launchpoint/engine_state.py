@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.experiments.service import ExperimentService, ServingExperiments
-from launchpoint.heap import full_collections_held
+from launchpoint.heap import full_collections_held, set_aside
 from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.ranking.overlay import take_events
@@ -79,6 +79,9 @@ class StateOperations:
         # for age, beside the serving state, and requests rebuild only after this process's
         # own writes other than events.
         self.scheduled = False
+        # The process is a server's and its heap is the engine's to manage: each new state
+        # is set aside from garbage collection as it takes over (``launchpoint.heap``).
+        self.owns_heap = False
         self._building = threading.Lock()  # one build beside the serving state at a time
         self._replay: list[tuple[int, list[Sequence[Any]]]] | None = None
         self._next_beside = 0.0  # monotonic time before which no build beside is started
@@ -109,8 +112,11 @@ class StateOperations:
                 if self.scheduled and not stale:  # another process wrote
                     self._start_build_beside()
                     return current
-            built = self._read_and_build(now)
-            self._take_over(built)
+            with full_collections_held():
+                built = self._read_and_build(now)
+                self._take_over(built)
+                if self.owns_heap:
+                    set_aside()
             self._pinned = now is not None
             self._record_qualification(built.state)
         self._serve_only(built.state)
@@ -227,44 +233,46 @@ class StateOperations:
                     return False
                 self._replay = []
             started = time.monotonic()
-            built: _Built | None = None
+            took_over = False
             try:
                 with full_collections_held():  # each would stall the requests meanwhile
                     built = self._read_and_build(None)
                     self._prepare(built.state, built.surfaces)
+                    took_over = self._swap_in(base, built)
+                    if took_over and self.owns_heap:
+                        set_aside()
             finally:
+                with self._lock:
+                    self._replay = None
                 elapsed = time.monotonic() - started
                 self._next_beside = time.monotonic() + max(
                     elapsed, self.settings.version_check_seconds
                 )
-                # One hold of the lock from taking the replay to the swap: a batch taken
-                # into the serving state in between would be missing from the new one.
-                with self._lock:
-                    replay, self._replay = self._replay or [], None
-                    took_over = (
-                        built is not None
-                        and self._state is base
-                        and not self._stale
-                        and not self._pinned
-                    )
-                    if built is not None and took_over:
-                        self._replay_into(built.state, replay)
-                        self._take_over(built)
-                    serving = self._state
+                serving = self._state
                 if serving is not None:
                     self._serve_only(serving)  # what was made for a state not kept is freed
-            if built is None or not took_over:
+            if not took_over:
                 return False
             self._record_qualification(built.state)
             log.info(
-                "serving state of %r rebuilt beside in %.2f s (%d event batches taken in)",
-                self.store.workspace_id,
-                elapsed,
-                len(replay),
+                "serving state of %r rebuilt beside in %.2f s", self.store.workspace_id, elapsed
             )
             return True
         finally:
             self._building.release()
+
+    def _swap_in(self, base: WorkspaceState, built: _Built) -> bool:
+        """Make ``built`` the serving state unless a write or another build overtook it,
+        with the event batches taken in while it was built. One hold of the lock from taking
+        the batches to the swap: a batch taken into the serving state in between would be
+        missing from the new one."""
+        with self._lock:
+            replay, self._replay = self._replay or [], None
+            if self._state is not base or self._stale or self._pinned:
+                return False
+            self._replay_into(built.state, replay)
+            self._take_over(built)
+            return True
 
     def _replay_into(self, state: WorkspaceState, replay: list[tuple[int, list[Any]]]) -> None:
         """Take into ``state`` the batches taken into the serving state while it was built,

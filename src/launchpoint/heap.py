@@ -5,9 +5,10 @@ about 330,000) that live until the next state replaces them. Python runs a full 
 whenever enough new objects have outlived two younger collections, and a full collection
 walks every object it tracks, holding the interpreter: 100-200 ms at that size, seconds at a
 million users. So a server sets its state aside from collection once it is built
-(``settle_heap``), and a build beside the serving state runs with full collections held
-(``full_collections_held``): building creates a state's worth of new objects, which set off
-a full collection every few hundred milliseconds, each stalling every request meanwhile."""
+(``settle_heap``, once, with a collection first), builds every later state with full
+collections held (``full_collections_held``: building creates a state's worth of new
+objects, which set off a full collection every few hundred milliseconds, each stalling every
+request meanwhile) and sets it aside as it takes over (``set_aside``: no collection)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ def settle_heap() -> None:
         gc.get_freeze_count(),
         time.perf_counter() - started,
     )
+
+
+def set_aside() -> None:
+    """Take every object alive now out of the collector's passes, without a collection: what
+    a server does as a new state takes over, built while full collections were held (so no
+    pause). The state it replaces was set aside before; reference counting frees it, and a
+    state holds no reference cycles to leave behind (a test holds it so)."""
+    gc.freeze()
 
 
 @contextmanager

@@ -5,8 +5,6 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
-import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from fastapi.testclient import TestClient
 from launchpoint.api import create_app
 from launchpoint.domain.records import EventIn, ItemIn
 from launchpoint.engine import Launchpoint
-from launchpoint.heap import settle_heap
+from launchpoint.heap import NEVER
 from launchpoint.settings import Settings
 from tests.engine_helpers import wait_until
 
@@ -111,14 +109,6 @@ def test_a_failed_warm_start_leaves_the_server_serving(
     lp.close()
 
 
-@pytest.fixture
-def thawed() -> Iterator[None]:
-    """Tests of the heap: nothing frozen before, nothing left frozen after."""
-    gc.unfreeze()
-    yield
-    gc.unfreeze()
-
-
 def test_a_server_with_its_own_launchpoint_sets_its_warm_state_aside_from_collection(
     tmp_path: Path, thawed: None
 ) -> None:
@@ -135,6 +125,31 @@ def test_a_server_with_its_own_launchpoint_sets_its_warm_state_aside_from_collec
         collectable = {id(o) for o in gc.get_objects()}  # frozen objects are not listed
         assert id(state.item_rows) not in collectable and id(state.segments) not in collectable
         assert client.get("/v1/users/u1/ribbons").status_code == 200
+
+
+def _collectable(state: Any) -> bool:
+    listed = {id(o) for o in gc.get_objects()}  # frozen objects are not listed
+    return id(state.item_rows) in listed or id(state.segments) in listed
+
+
+def test_a_server_sets_each_later_state_aside_as_it_takes_over(
+    tmp_path: Path, thawed: None
+) -> None:
+    """Built with full collections held, then frozen without a collection: no pause."""
+    lp = _launchpoint(tmp_path)
+    with TestClient(create_app(lp.settings, launchpoint=lp)):  # an embedding application
+        assert lp.refresh()  # built beside
+        assert _collectable(lp.workspace()._state) and gc.get_freeze_count() == 0
+    lp.close()
+    with TestClient(create_app(lp.settings)) as client:  # a server: `launchpoint serve`
+        owned = client.app.state.launchpoint  # type: ignore[attr-defined]
+        engine = owned.workspace()
+        warm = engine._state
+        assert owned.refresh()  # built beside
+        assert engine._state is not warm and not _collectable(engine._state)
+        engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
+        assert not _collectable(engine.state())  # built on the request path, after a write
+        assert gc.get_threshold()[2] < NEVER  # full collections no longer held
 
 
 def test_launchpoint_serve_settles_the_heap_of_the_launchpoint_it_made(
@@ -156,23 +171,6 @@ def test_launchpoint_serve_settles_the_heap_of_the_launchpoint_it_made(
     cli_server.run_server(lp, "127.0.0.1", 0)
     lp.close()
     assert frozen and frozen[0] > 0
-
-
-def test_settling_again_collects_the_cycles_a_replaced_state_left(thawed: None) -> None:
-    class Node:
-        other: Node
-
-    old = Node()
-    old.other = Node()
-    old.other.other = old  # a cycle: reference counting alone never frees it
-    gone = weakref.ref(old)
-    settle_heap()
-    assert gc.get_freeze_count() > 0
-    del old
-    gc.collect()
-    assert gone() is not None  # frozen: left alone by collections
-    settle_heap()
-    assert gone() is None
 
 
 def test_refresh_says_when_a_serving_state_was_built_since_it_last_looked(

@@ -33,8 +33,8 @@ def create_app(
     *,
     settle: bool | None = None,
 ) -> FastAPI:
-    """``settle``: set each new serving state aside from garbage collection
-    (``launchpoint.heap.settle_heap``).
+    """``settle``: set each serving state aside from garbage collection (``launchpoint.heap``:
+    the warm one after a collection, later ones as they take over).
     By default an app that makes its own Launchpoint does, as a server owns its process; one
     given a Launchpoint (an application embedding Launchpoint, tests) leaves the heap to its
     owner, unless told otherwise (``launchpoint serve`` and ``demo`` are servers)."""
@@ -49,8 +49,7 @@ def create_app(
         while True:
             await asyncio.sleep(lp.settings.refresh_seconds)
             try:
-                if await to_thread.run_sync(lp.refresh, limiter=limiter) and owns_heap:
-                    await to_thread.run_sync(settle_heap, limiter=limiter)
+                await to_thread.run_sync(lp.refresh, limiter=limiter)
             except Exception:  # a failed refresh must not end the schedule
                 log.exception("scheduled refresh failed")
 
@@ -79,7 +78,7 @@ def create_app(
             except Exception:  # serving builds it on the first request instead
                 log.exception("warm start failed; the first request builds the serving state")
         task = asyncio.create_task(refresh_on_schedule())
-        lp.schedule(True)
+        lp.schedule(True, owns_heap=owns_heap)  # later states are set aside as they serve
         yield
         lp.schedule(False)
         task.cancel()
