@@ -4,10 +4,20 @@ with full collections held."""
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import weakref
 
-from launchpoint.heap import NEVER, full_collections_held, set_aside, settle_heap
+import pytest
+
+from launchpoint.heap import (
+    NEVER,
+    QUICK_SWITCH_SECONDS,
+    building_beside,
+    full_collections_held,
+    set_aside,
+    settle_heap,
+)
 
 
 def test_settling_again_collects_the_cycles_a_replaced_state_left(thawed: None) -> None:
@@ -63,3 +73,14 @@ def test_full_collections_are_held_until_the_last_hold_ends() -> None:
     release.set()
     thread.join(10)
     assert gc.get_threshold() == before
+
+
+def test_a_build_beside_switches_threads_quickly_until_it_ends() -> None:
+    interval, threshold = sys.getswitchinterval(), gc.get_threshold()
+    with building_beside():
+        assert sys.getswitchinterval() == pytest.approx(QUICK_SWITCH_SECONDS)
+        assert gc.get_threshold()[2] == NEVER
+        with full_collections_held():  # a build on the request path meanwhile
+            pass
+        assert gc.get_threshold()[2] == NEVER
+    assert sys.getswitchinterval() == interval and gc.get_threshold() == threshold

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.experiments.service import ExperimentService, ServingExperiments
-from launchpoint.heap import full_collections_held, set_aside
+from launchpoint.heap import building_beside, full_collections_held, set_aside
 from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.ranking.overlay import take_events
@@ -235,7 +235,7 @@ class StateOperations:
             started = time.monotonic()
             took_over = False
             try:
-                with full_collections_held():  # each would stall the requests meanwhile
+                with building_beside():  # no full collection, quick thread switches
                     built = self._read_and_build(None)
                     self._prepare(built.state, built.surfaces)
                     took_over = self._swap_in(base, built)
