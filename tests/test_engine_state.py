@@ -189,9 +189,9 @@ def test_events_stored_before_during_and_after_the_snapshot_are_each_taken_in_on
         ]
     )
 
-    def before(now: float | None) -> Any:
+    def before(now: float | None, pace: Any) -> Any:
         _in_thread(lambda: ws.add_events(next(moments)))
-        return read_and_build(now)
+        return read_and_build(now, pace)
 
     def during() -> Any:  # the snapshot's second read
         batch = next(moments, None)
@@ -347,3 +347,19 @@ def test_a_build_leaves_no_reference_cycles(lp: Launchpoint) -> None:
     finally:
         gc.enable()
     assert left == 0
+
+
+def test_a_build_beside_gives_way_to_requests_and_builds_the_same_state(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    ws.ribbons(RibbonRequest("u0"))
+    in_flight: list[int] = []
+    monkeypatch.setattr(ws.pace, "tick", lambda: in_flight.append(ws.pace.in_flight))
+    monkeypatch.setattr(ws, "_prepare", lambda state, surfaces: ws.ribbons(RibbonRequest("u1")))
+    with ws.pace.request():  # a request being served while the state is built
+        assert ws.build_beside()
+    assert len(in_flight) >= 4 and set(in_flight) == {1}  # users, items, events, segments
+    _same(ws.state(), _from_storage(ws))
+    ws.state()  # a build on the request path does not wait for itself
+    assert ws.pace.in_flight == 0

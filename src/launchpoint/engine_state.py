@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.experiments.service import ExperimentService, ServingExperiments
 from launchpoint.heap import building_beside, full_collections_held, set_aside
+from launchpoint.pacing import RequestsFirst, no_pace
 from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.ranking.overlay import take_events
@@ -85,6 +86,7 @@ class StateOperations:
         self._building = threading.Lock()  # one build beside the serving state at a time
         self._replay: list[tuple[int, list[Sequence[Any]]]] | None = None
         self._next_beside = 0.0  # monotonic time before which no build beside is started
+        self.pace = RequestsFirst()  # the requests being served, which a build gives way to
 
     # -- the state that serves -------------------------------------------------------------
     def state(self, *, now: float | None = None) -> WorkspaceState:
@@ -129,7 +131,7 @@ class StateOperations:
             return False
         return self.scheduled or self._clock() - state.now < self.settings.refresh_seconds
 
-    def _read_and_build(self, now: float | None) -> _Built:
+    def _read_and_build(self, now: float | None, pace: Callable[[], None] = no_pace) -> _Built:
         with self.store.db.snapshot():
             version = self.store.data_version()
             specs = [spec for spec, _ in self.store.list_segments()]
@@ -144,6 +146,7 @@ class StateOperations:
                 now=self._clock() if now is None else now,
                 signals=self.signals(),
                 profiles=profiles,
+                pace=pace,
             )
             experiments = ExperimentService(
                 ExperimentStore(self.store.db, self.store.workspace_id)
@@ -236,7 +239,7 @@ class StateOperations:
             took_over = False
             try:
                 with building_beside():  # no full collection, quick thread switches
-                    built = self._read_and_build(None)
+                    built = self._read_and_build(None, self.pace.tick)  # requests first
                     self._prepare(built.state, built.surfaces)
                     took_over = self._swap_in(base, built)
                     if took_over and self.owns_heap:

@@ -8,16 +8,17 @@ or when it is older than the refresh interval, so time windows in rules keep sli
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from launchpoint.domain.segments import SegmentSpec
+from launchpoint.pacing import no_pace
 from launchpoint.profiles.interests import (
     ProfileEdits,
     SignalConfig,
@@ -45,6 +46,9 @@ from launchpoint.segments.qualification import QualificationRow, qualify
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+T = TypeVar("T")
+PACED_EVENTS = 5_000  # stored events turned into columns between two paces of a build
 
 
 @dataclass(frozen=True)
@@ -217,18 +221,21 @@ def build_state(
     *,
     signals: SignalConfig | None = None,
     profiles: Mapping[str, Mapping[str, Any]] | None = None,
+    pace: Callable[[], None] = no_pace,
 ) -> WorkspaceState:
-    """``profiles``: user id -> the user's profile edits (removed_interests, reset_at)."""
+    """``profiles``: user id -> the user's profile edits (removed_interests, reset_at).
+    ``pace``: called between pieces of the work, each a few milliseconds at most (a build
+    beside the serving state gives way to requests there: ``launchpoint.pacing``)."""
     now = time.time() if now is None else now
     signals = signals or SignalConfig()
-    user_records = list(users)
+    user_records = list(_paced(users, pace))
     user_rows = [user_row(u, now) for u in user_records]
     personalised = np.fromiter(
         (u.get("personalisation", True) is not False for u in user_records), bool, len(user_rows)
     )
     user_ids = [r["id"] for r in user_rows]
     user_index = {uid: i for i, uid in enumerate(user_ids)}
-    item_rows = [item_row(i, now) for i in items]
+    item_rows = [item_row(i, now) for i in _paced(items, pace)]
     item_ids = [r["id"] for r in item_rows]
     item_index = {iid: i for i, iid in enumerate(item_ids)}
     available = np.fromiter((bool(r["available"]) for r in item_rows), bool, len(item_rows))
@@ -246,7 +253,7 @@ def build_state(
         (vals_, (rows_, cols_)), shape=(len(item_rows), len(categories))
     )
 
-    events = _event_columns(event_chunks, user_index, item_index)
+    events = _event_columns(event_chunks, user_index, item_index, pace)
     n_users, n_items = len(user_ids), len(item_ids)
     weights = event_weights(events.types, events.type_code, events.value, signals.weights)
     edits = _profile_edits(user_records, user_index, profiles or {})
@@ -303,7 +310,7 @@ def build_state(
         signals=signals,
         edits=edits,
     )
-    state.segments = evaluate_segments(state, specs)
+    state.segments = evaluate_segments(state, specs, pace)
     needs = {s.spec.id: set(s.user_rule.segments) for s in state.segments}
     state.segment_order = [sid for sid in evaluation_order(needs) if sid in needs]
     return state
@@ -353,14 +360,23 @@ def _sensitive_items(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.ND
     return {topic: np.array(items, dtype=np.intp) for topic, items in topics.items()}
 
 
+def _paced(records: Iterable[T], pace: Callable[[], None], every: int = 256) -> Iterator[T]:
+    for n, record in enumerate(records):
+        if n % every == 0:
+            pace()
+        yield record
+
+
 def _event_columns(
     chunks: Iterable[Sequence[tuple[Any, ...]]],
     user_index: dict[str, int],
     item_index: dict[str, int],
+    pace: Callable[[], None] = no_pace,
 ) -> EventColumns:
     types: dict[str, int] = {}
     parts: list[tuple[Any, ...]] = []
-    for chunk in chunks:
+    for chunk in _pieces(chunks, PACED_EVENTS):
+        pace()
         u = np.fromiter((user_index.get(r[0], -1) for r in chunk), np.int32, len(chunk))
         i = np.fromiter(
             (item_index.get(r[1], -1) if r[1] is not None else -1 for r in chunk),
@@ -381,7 +397,17 @@ def _event_columns(
     return EventColumns(cols[0], cols[1], cols[2], cols[3], cols[4], tuple(types))
 
 
-def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> list[SegmentState]:
+def _pieces(
+    chunks: Iterable[Sequence[tuple[Any, ...]]], size: int
+) -> Iterator[Sequence[tuple[Any, ...]]]:
+    for chunk in chunks:
+        for start in range(0, len(chunk), size):
+            yield chunk[start : start + size]
+
+
+def evaluate_segments(
+    state: WorkspaceState, specs: Sequence[SegmentSpec], pace: Callable[[], None] = no_pace
+) -> list[SegmentState]:
     """Members, eligible items, popularity and qualification of each segment that is not
     archived, against this state's data, in priority order. Rules must be valid; a segment
     named by segment('id') is evaluated before the segments that name it (from ``specs`` when
@@ -419,6 +445,7 @@ def evaluate_segments(state: WorkspaceState, specs: Sequence[SegmentSpec]) -> li
             values[affinity_key(category)] = _affinity_column(state, category)
     out: list[SegmentState] = []
     for segment_id in order:
+        pace()
         spec, user_rule, item_rule = compiled[segment_id]
         for name in user_rule.segments:
             if name not in compiled:  # the state's own segment; archived ones have no members

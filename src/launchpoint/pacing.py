@@ -1,0 +1,60 @@
+"""Requests first: how a build beside the serving state gives way to the requests it serves.
+
+Python runs one thread of a process at a time, and shares it fairly between the threads that
+want it: a build beside the serving state (the scheduled refresh, imports, other processes'
+writes) took half of the process while requests waited their turn, so at two thirds of a
+core of requests they queued until the build was over (ml-latest-small, a rebuild every
+10 s at 100 pages a second: p99 494 ms). The build now calls ``tick`` between small pieces
+of its work; after ``SLICE`` of work, it waits while a request is being served, up to
+``MOST``, so it takes what requests leave and at least SLICE / (SLICE + MOST) of the
+process when they leave nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+SLICE = 0.002  # seconds of build work between looks at the requests
+MOST = 0.02  # the longest a build waits for requests at one look
+POLL = 0.0005
+
+
+class RequestsFirst:
+    """The requests an engine is serving, and the ticks of its build beside them."""
+
+    def __init__(self) -> None:
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._worked_from = time.perf_counter()
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        """Around the serving of one request."""
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def tick(self) -> None:
+        """Called by the build between pieces of its work (each well under SLICE)."""
+        now = time.perf_counter()
+        if now - self._worked_from < SLICE:
+            return
+        deadline = now + MOST
+        while self._in_flight and time.perf_counter() < deadline:
+            time.sleep(POLL)
+        self._worked_from = time.perf_counter()
+
+
+def no_pace() -> None:
+    """The tick of a build that gives way to nothing: on the request path, a build is
+    itself what a request waits for."""
