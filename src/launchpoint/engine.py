@@ -21,6 +21,7 @@ from launchpoint.engine_segments import SegmentOperations
 from launchpoint.engine_state import StateOperations
 from launchpoint.errors import InvalidInput, NotFound
 from launchpoint.experiments.service import ExperimentService
+from launchpoint.pacing import RequestsFirst
 from launchpoint.profiles.control import UserControl
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.profiles.onboarding import Onboarding
@@ -88,6 +89,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
         store: WorkspaceStore,
         settings: Settings,
         clock: Callable[[], float] = time.time,
+        pace: RequestsFirst | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -109,7 +111,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
             self.exposures.flush,
             self.recent.forget,
         )
-        self._init_state()
+        self._init_state(pace or RequestsFirst())
 
     # -- data in -------------------------------------------------------------------------
     # Each write marks the state stale after it commits: marked before, a request in between
@@ -413,6 +415,7 @@ class Launchpoint:
             self.db.migrate()
         self._engines: dict[str, WorkspaceEngine] = {}
         self._seen_builds: dict[str, float] = {}  # workspace -> its state's built_at
+        self.pace = RequestsFirst()  # the requests this process is serving, every workspace's
         self._scheduled = False
         self._owns_heap = False
         self._lock = threading.Lock()
@@ -430,7 +433,7 @@ class Launchpoint:
                 if engine is None:
                     store = WorkspaceStore(self.db, wid)
                     store.ensure()
-                    engine = WorkspaceEngine(store, self.settings, self._clock)
+                    engine = WorkspaceEngine(store, self.settings, self._clock, self.pace)
                     engine.scheduled = self._scheduled
                     engine.owns_heap = self._owns_heap
                     self._engines[wid] = engine

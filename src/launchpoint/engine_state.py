@@ -66,7 +66,7 @@ class StateOperations:
     # Lets go of what was made for states other than the one serving, so they are freed.
     _serve_only: Callable[[WorkspaceState], None]
 
-    def _init_state(self) -> None:
+    def _init_state(self, pace: RequestsFirst) -> None:
         self._state: WorkspaceState | None = None
         self._experiments = ServingExperiments()  # loaded with the state
         self._pinned = False  # the state was built at a given ``now``
@@ -86,7 +86,7 @@ class StateOperations:
         self._building = threading.Lock()  # one build beside the serving state at a time
         self._replay: list[tuple[int, list[Sequence[Any]]]] | None = None
         self._next_beside = 0.0  # monotonic time before which no build beside is started
-        self.pace = RequestsFirst()  # the requests being served, which a build gives way to
+        self.pace = pace  # the requests being served, which a build gives way to
 
     # -- the state that serves -------------------------------------------------------------
     def state(self, *, now: float | None = None) -> WorkspaceState:

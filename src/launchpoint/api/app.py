@@ -19,6 +19,7 @@ from launchpoint.api.auth import authorize_route, install_auth
 from launchpoint.api.errors import install_error_handlers
 from launchpoint.api.fast_path import ServingFastPath
 from launchpoint.api.limits import BodySizeLimit
+from launchpoint.api.pacing import CountRequests
 from launchpoint.api.routes import ROUTERS
 from launchpoint.engine import Launchpoint
 from launchpoint.heap import settle_heap
@@ -97,6 +98,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(ServingFastPath, launchpoint=lp, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
+    app.add_middleware(CountRequests, pace=lp.pace)
     install_auth(app, lp)
     for router in ROUTERS:
         app.include_router(router)

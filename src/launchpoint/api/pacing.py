@@ -1,0 +1,24 @@
+"""Counts every HTTP request from its arrival to its answer, queueing included, so a build
+of a serving state beside the one serving gives way while any is waiting or being served
+(``launchpoint.pacing``): the engine alone counts only its own part of a request."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from launchpoint.pacing import RequestsFirst
+
+
+class CountRequests:
+    """Add it last (outermost)."""
+
+    def __init__(self, app: ASGIApp, pace: RequestsFirst) -> None:
+        self.app = app
+        self.pace = pace
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.pace.request():
+            await self.app(scope, receive, send)
