@@ -257,8 +257,10 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
     def _prepare(self, state: WorkspaceState, surfaces: Mapping[str, SurfaceSpec]) -> None:
         """What ``warm`` does, for a state built beside the serving one, before it serves."""
         tools = self._prepared = ServingTools.for_state(state)
+        self.pace.tick()  # it is built beside the state serving: requests first
         model = self.models.active()
         relevance = Relevance(state, model.for_state(state) if model else None, self._retrieval())
+        self.pace.tick()
         self._warm(state, tools, relevance, surfaces.get("home", DEFAULT_SURFACE))
 
     def _serve_only(self, state: WorkspaceState) -> None:

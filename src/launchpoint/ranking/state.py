@@ -273,6 +273,7 @@ def build_state(
     positive = interactions.copy()
     positive.data = np.clip(positive.data, 0.0, None)
     popularity = np.asarray(positive.sum(axis=0)).ravel()
+    pace()
 
     state = WorkspaceState(
         version=version,
@@ -310,6 +311,7 @@ def build_state(
         signals=signals,
         edits=edits,
     )
+    pace()
     state.segments = evaluate_segments(state, specs, pace)
     needs = {s.spec.id: set(s.user_rule.segments) for s in state.segments}
     state.segment_order = [sid for sid in evaluation_order(needs) if sid in needs]
@@ -418,6 +420,7 @@ def evaluate_segments(
         for spec in specs
         if spec.status != "archived"
     }
+    pace()
     known = {s.spec.id: s for s in state.segments}
     needs = {sid: set(rule.segments) for sid, (_, rule, _) in compiled.items()}
     for names in list(needs.values()):
@@ -436,9 +439,12 @@ def evaluate_segments(
             len(state.user_ids),
             state.now,
             calls=aggregate_calls(rule for _, rule, _ in compiled.values()),
+            pace=pace,
         )
     )
+    pace()
     users = RuleBatch(state.user_rows, "users")  # columns built once, shared by every rule
+    pace()
     items = RuleBatch(state.item_rows, "items")
     for _, rule, _ in compiled.values():
         for category in rule.affinities:

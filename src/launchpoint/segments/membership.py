@@ -8,7 +8,7 @@ as Polars expressions over columns built once from the rows (``batch.RuleBatch``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from launchpoint.pacing import no_pace
 from launchpoint.segments import ast
 from launchpoint.segments.batch import BatchStats as BatchStats
 from launchpoint.segments.batch import Fallback as Fallback
@@ -287,10 +288,12 @@ def aggregate_values(
     now: float,
     calls: Mapping[str, ast.Call] | None = None,
     stats: BatchStats | None = None,
+    pace: Callable[[], None] = no_pace,
 ) -> dict[str, FloatArray]:
     """Per-user value of every aggregate, keyed by ``Aggregate.key``; NaN where a first/last
     time has no event. ``calls`` (from ``aggregate_calls``) lets conditions run vectorised;
-    without it they run as closures, once per distinct (type, item[, value])."""
+    without it they run as closures, once per distinct (type, item[, value]). ``pace``:
+    called between aggregates (``launchpoint.pacing``)."""
     out: dict[str, FloatArray] = {}
     if not aggregates:
         return out
@@ -301,6 +304,7 @@ def aggregate_values(
     for aggregate in aggregates:
         if aggregate.key in out:
             continue
+        pace()
         call = calls.get(aggregate.key) if calls is not None else None
         out[aggregate.key] = aggregator.compute(aggregate, call)
     return out

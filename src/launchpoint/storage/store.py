@@ -348,10 +348,12 @@ class WorkspaceStore:
         return self._iter(t.users)
 
     def iter_event_tuples(self) -> Iterator[Sequence[tuple[Any, ...]]]:
-        """(user_id, item_id, type, value, ts) in chunks, oldest first."""
+        """(user_id, item_id, type, value, ts) in chunks, oldest first. Chunks of
+        EVENT_CHUNK: a build beside the serving state gives way to requests between chunks,
+        and a bigger one held them for its whole fetch (50,000 rows: 120 ms)."""
         c = t.events.c
         with self.db.read() as conn:
-            result = conn.execution_options(yield_per=50_000).execute(
+            result = conn.execution_options(yield_per=EVENT_CHUNK).execute(
                 select(c.user_id, c.item_id, c.type, c.value, c.ts)
                 .where(c.workspace_id == self.workspace_id)
                 .order_by(c.ts)
