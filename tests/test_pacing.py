@@ -39,7 +39,26 @@ def test_a_build_waits_for_the_requests_being_served() -> None:
     thread.join(10)
     assert pace.in_flight == 0
     assert waited >= MOST * 0.9  # it waited, and no longer than MOST (a request may run long)
-    pace.tick()
+
+
+def test_a_waiting_build_goes_on_as_soon_as_the_last_request_is_answered() -> None:
+    pace = RequestsFirst()
+    served = threading.Event()
+
+    def request() -> None:
+        with pace.request():
+            served.set()
+            time.sleep(MOST / 4)
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert served.wait(10)
+    time.sleep(2 * SLICE)
+    started = time.perf_counter()
+    pace.tick()  # told when the request is answered, not at the end of MOST
+    waited = time.perf_counter() - started
+    thread.join(10)
+    assert pace.in_flight == 0 and waited < MOST
 
 
 def test_a_request_that_fails_is_no_longer_counted() -> None:

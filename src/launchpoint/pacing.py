@@ -18,7 +18,6 @@ from contextlib import contextmanager
 
 SLICE = 0.002  # seconds of build work between looks at the requests
 MOST = 0.02  # the longest a build waits for requests at one look
-POLL = 0.0005
 
 
 class RequestsFirst:
@@ -26,19 +25,23 @@ class RequestsFirst:
 
     def __init__(self) -> None:
         self._in_flight = 0
-        self._lock = threading.Lock()
+        # Told when the last request in flight is answered: the build waits on it instead
+        # of polling, each poll of which took the interpreter from the request being served.
+        self._idle = threading.Condition()
         self._worked_from = time.perf_counter()
 
     @contextmanager
     def request(self) -> Iterator[None]:
         """Around the serving of one request."""
-        with self._lock:
+        with self._idle:
             self._in_flight += 1
         try:
             yield
         finally:
-            with self._lock:
+            with self._idle:
                 self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.notify_all()
 
     @property
     def in_flight(self) -> int:
@@ -46,12 +49,10 @@ class RequestsFirst:
 
     def tick(self) -> None:
         """Called by the build between pieces of its work (each well under SLICE)."""
-        now = time.perf_counter()
-        if now - self._worked_from < SLICE:
+        if time.perf_counter() - self._worked_from < SLICE:
             return
-        deadline = now + MOST
-        while self._in_flight and time.perf_counter() < deadline:
-            time.sleep(POLL)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._in_flight, MOST)
         self._worked_from = time.perf_counter()
 
 
