@@ -149,4 +149,5 @@ def test_the_fast_path_is_inside_the_key_check_and_the_body_limit(launchpoint: L
 
     app = create_app(launchpoint.settings, launchpoint=launchpoint)
     names = [m.cls.__name__ for m in app.user_middleware]  # type: ignore[attr-defined]
-    assert names == ["ApiKeyMiddleware", "BodySizeLimit", "ServingFastPath"]
+    # Outermost first; requests are counted from arrival (launchpoint.api.pacing).
+    assert names == ["CountRequests", "ApiKeyMiddleware", "BodySizeLimit", "ServingFastPath"]

@@ -98,8 +98,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(ServingFastPath, launchpoint=lp, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=lp.settings.max_body_bytes)
-    app.add_middleware(CountRequests, pace=lp.pace)
     install_auth(app, lp)
+    app.add_middleware(CountRequests, pace=lp.pace)  # outermost: from arrival to answer
     for router in ROUTERS:
         app.include_router(router)
 
