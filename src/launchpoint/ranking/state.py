@@ -229,12 +229,14 @@ def build_state(
     now = time.time() if now is None else now
     signals = signals or SignalConfig()
     user_records = list(_paced(users, pace))
-    user_rows = [user_row(u, now) for u in user_records]
+    user_rows = [user_row(u, now) for u in _paced(user_records, pace)]
     personalised = np.fromiter(
-        (u.get("personalisation", True) is not False for u in user_records), bool, len(user_rows)
+        (u.get("personalisation", True) is not False for u in _paced(user_records, pace)),
+        bool,
+        len(user_rows),
     )
-    user_ids = [r["id"] for r in user_rows]
-    user_index = {uid: i for i, uid in enumerate(user_ids)}
+    user_ids = [r["id"] for r in _paced(user_rows, pace, 4096)]
+    user_index = {uid: i for i, uid in enumerate(_paced(user_ids, pace, 4096))}
     item_rows = [item_row(i, now) for i in _paced(items, pace)]
     item_ids = [r["id"] for r in item_rows]
     item_index = {iid: i for i, iid in enumerate(item_ids)}
@@ -256,7 +258,7 @@ def build_state(
     events = _event_columns(event_chunks, user_index, item_index, pace)
     n_users, n_items = len(user_ids), len(item_ids)
     weights = event_weights(events.types, events.type_code, events.value, signals.weights)
-    edits = _profile_edits(user_records, user_index, profiles or {})
+    edits = _profile_edits(user_records, user_index, profiles or {}, pace)
     has_item = events.item >= 0
     interactions = sparse.csr_matrix(
         (weights[has_item], (events.user[has_item], events.item[has_item])),
@@ -287,7 +289,7 @@ def build_state(
         item_rows=item_rows,
         available=available,
         personalised=personalised,
-        consents=[dict(u.get("consents") or {}) for u in user_records],
+        consents=[dict(u.get("consents") or {}) for u in _paced(user_records, pace)],
         sensitive_items=_sensitive_items(item_rows),
         categories=categories,
         item_categories=item_categories,
@@ -332,6 +334,7 @@ def _profile_edits(
     user_records: Sequence[Mapping[str, Any]],
     user_index: Mapping[str, int],
     profiles: Mapping[str, Mapping[str, Any]],
+    pace: Callable[[], None] = no_pace,
 ) -> ProfileEdits:
     edits = ProfileEdits.none(len(user_records))
     removed: dict[int, frozenset[str]] = {}
@@ -347,7 +350,7 @@ def _profile_edits(
             edits.reset_at[u] = float(profile["reset_at"])
         if profile.get("removed_interests"):
             removed[u] = frozenset(profile["removed_interests"])
-    for u, record in enumerate(user_records):
+    for u, record in enumerate(_paced(user_records, pace, 4096)):
         own = stated_interests(record.get("attributes") or {})
         if own:
             stated[u] = own
