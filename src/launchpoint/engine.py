@@ -3,14 +3,13 @@ database; ``WorkspaceEngine`` does the work for one workspace. No HTTP here."""
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 
@@ -49,8 +48,6 @@ DEFAULT_SURFACE = SurfaceSpec()
 # Surface settings an experiment variant may override here; the rest (algorithm, blend
 # weights, guardrails) reach the pipeline's stages.
 SURFACE_OVERRIDES = frozenset({"layers", "cards", "fallback"})
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -67,20 +64,6 @@ class IngestResult:
             "duplicates": self.duplicates,
             "suppressed": self.suppressed,
         }
-
-
-def _served(
-    method: Callable[Concatenate[WorkspaceEngine, P], R],
-) -> Callable[Concatenate[WorkspaceEngine, P], R]:
-    """A request the engine serves, counted while it runs: a build beside the serving state
-    gives way to it (``launchpoint.pacing``)."""
-
-    @functools.wraps(method)
-    def serve(engine: WorkspaceEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with engine.pace.request():
-            return method(engine, *args, **kwargs)
-
-    return serve
 
 
 class WorkspaceEngine(StateOperations, SegmentOperations):
@@ -198,7 +181,6 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
     def ribbons(self, request: RibbonRequest, *, now: float | None = None) -> RibbonPage:
         return self.ribbons_explained(request, now=now)[0]
 
-    @_served
     def ribbons_explained(
         self, request: RibbonRequest, *, now: float | None = None
     ) -> tuple[RibbonPage, list[GuardedRibbon], dict[str, Any]]:
@@ -305,7 +287,6 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
     def _retrieval(self) -> RetrievalConfig:
         return RetrievalConfig(self.settings.shortlist, self.settings.ann_min_items)
 
-    @_served
     def related(
         self,
         item_id: str,
@@ -339,7 +320,6 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
             {"algorithm": relevance.algorithm if relevance.model else "co_occurrence"},
         )
 
-    @_served
     def rank(
         self, user_id: str, item_ids: list[str], surface_id: str = "search"
     ) -> tuple[str, list[RankedItem], list[dict[str, str]]]:

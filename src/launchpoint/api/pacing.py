@@ -1,6 +1,7 @@
 """Counts every HTTP request from its arrival to its answer, queueing included, so a build
 of a serving state beside the one serving gives way while any is waiting or being served
-(``launchpoint.pacing``): the engine alone counts only its own part of a request."""
+(``launchpoint.pacing``). Builds beside run only while the app's refresh schedule does, so
+the requests they give way to are the app's."""
 
 from __future__ import annotations
 

@@ -48,7 +48,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 T = TypeVar("T")
-PACED_EVENTS = 5_000  # stored events turned into columns between two paces of a build
 
 
 @dataclass(frozen=True)
@@ -380,7 +379,7 @@ def _event_columns(
 ) -> EventColumns:
     types: dict[str, int] = {}
     parts: list[tuple[Any, ...]] = []
-    for chunk in _pieces(chunks, PACED_EVENTS):
+    for chunk in chunks:  # the store reads events in chunks of a few milliseconds' work
         pace()
         u = np.fromiter((user_index.get(r[0], -1) for r in chunk), np.int32, len(chunk))
         i = np.fromiter(
@@ -400,14 +399,6 @@ def _event_columns(
         )
     cols = [np.concatenate([p[n] for p in parts]) for n in range(5)]
     return EventColumns(cols[0], cols[1], cols[2], cols[3], cols[4], tuple(types))
-
-
-def _pieces(
-    chunks: Iterable[Sequence[tuple[Any, ...]]], size: int
-) -> Iterator[Sequence[tuple[Any, ...]]]:
-    for chunk in chunks:
-        for start in range(0, len(chunk), size):
-            yield chunk[start : start + size]
 
 
 def evaluate_segments(
