@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.engine import Launchpoint, WorkspaceEngine
+from launchpoint.engine_state import TAKE_IN_ROWS
 from launchpoint.ranking.overlay import user_events
 from launchpoint.ranking.pipeline import RibbonRequest
 from launchpoint.ranking.state import WorkspaceState
 from launchpoint.settings import Settings
-from tests.engine_helpers import state_from_storage, wait_until
+from tests.engine_helpers import assert_same_users, state_from_storage, wait_until
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -89,23 +89,8 @@ def _from_storage(ws: WorkspaceEngine) -> WorkspaceState:
 
 
 def _same(a: WorkspaceState, b: WorkspaceState) -> None:
-    """``a`` holds every stored event once: what a build from storage holds."""
-    assert a.user_ids == b.user_ids and a.item_ids == b.item_ids
-    for user in range(len(a.user_ids)):
-        assert _events(a, user) == _events(b, user), a.user_ids[user]
-        np.testing.assert_allclose(a.category_affinity(user), b.category_affinity(user))
-        assert a.consumed_items(user).tolist() == b.consumed_items(user).tolist()
-    for x, y in zip(a.segments, b.segments, strict=True):
-        assert x.members.tolist() == y.members.tolist(), x.spec.id
-    for key, values in b.aggregates.items():
-        np.testing.assert_allclose(a.aggregates[key], values, rtol=1e-9, err_msg=key)
-
-
-def _events(state: WorkspaceState, user: int) -> list[tuple[int, str, float, float]]:
-    return sorted(
-        (e.item, e.type, e.ts, -1.0 if e.value is None else e.value)
-        for e in user_events(state, user)
-    )
+    """``a`` holds every stored event and user once: what a build from storage holds."""
+    assert_same_users(a, b)
 
 
 def _in_thread(work: Callable[[], Any]) -> None:
@@ -281,12 +266,74 @@ def test_this_process_s_events_after_another_s_write_are_seen_at_once(
     assert state.version < ws.store.data_version()  # behind: the next build catches up
 
 
-def test_a_new_user_s_first_events_are_seen_by_the_next_request(lp: Launchpoint) -> None:
+def test_a_new_user_s_first_events_are_taken_in_without_a_rebuild(lp: Launchpoint) -> None:
     ws = lp.workspace()
     old = ws.state()
-    ws.add_events([_event("newcomer", "i1")])
+    ws.add_events([_event("newcomer", "i1"), _event("newcomer", "i3", days=2)])
+    assert ws.state() is old and old.user_ids[-1] == "newcomer"
+    assert old.version == ws.store.data_version()
+    assert old.segments[0].members[old.user_index["newcomer"]]  # two clicks this week
+    _same(old, _from_storage(ws))
+
+
+def test_users_created_and_changed_are_taken_in_without_a_rebuild(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    ws.add_users(
+        [
+            UserIn(id="v1", attributes={"interests": ["b"]}, consents={"adult": True}),
+            UserIn(id="u1", attributes={"tier": "silver"}, personalisation=False),
+        ]
+    )
+    ws.control.remove_interest("u0", "a")
+    ws.control.set_personalisation("u2", None, ["inferred_interests", "location"])
+    ws.control.reset("u3")
+    ws.control.set_consents("v1", {"adult": False})
+    ws.control.edit("v1", {"region": "north"})
+    assert ws.state() is old
+    assert old.version == ws.store.data_version()
+    _same(old, _from_storage(ws))
+
+
+def test_a_user_created_by_another_process_is_read_with_this_process_s_events(
+    lp: Launchpoint, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
     state = ws.state()
-    assert state is not old and "newcomer" in state.user_index
+    monkeypatch.setattr(ws, "_start_build_beside", lambda: None)
+    other = Launchpoint(lp.settings, migrate=False, clock=clock)
+    try:
+        other.workspace().add_users([UserIn(id="w1", attributes={"tier": "platinum"})])
+        ws.add_events([_event("w1", "i2")])
+    finally:
+        other.close()
+    assert ws.state() is state
+    assert state.user_rows[state.user_index["w1"]]["tier"] == "platinum"
+    assert state.version < ws.store.data_version()  # behind: the next build catches up
+
+
+def test_many_users_at_once_rebuild_the_state(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    ws.add_users([UserIn(id=f"bulk{n:03d}") for n in range(TAKE_IN_ROWS + 1)])
+    new = ws.state()
+    assert new is not old and len(new.user_ids) == 4 + TAKE_IN_ROWS + 1
+
+
+def test_users_taken_in_during_a_build_beside_are_in_the_new_state(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    with HeldBuild(ws, monkeypatch) as build:
+        ws.add_events([_event("late", "i5"), _event("late", "i7", days=3)])
+        ws.add_users([UserIn(id="u2", attributes={"interests": ["a"]})])
+        ws.control.remove_interest("u0", "a")
+        assert ws.state() is old and "late" in old.user_index
+    assert build.result == [True]
+    new = ws.state()
+    assert new is not old and new.version == ws.store.data_version()
+    _same(new, _from_storage(ws))
 
 
 def test_events_the_state_was_built_after_change_nothing(lp: Launchpoint) -> None:

@@ -90,6 +90,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
             self.people,
             self.state,
             self._mark_stale,
+            self._users_written,
             clock,
             self.exposures.flush,
             self.recent.forget,
@@ -97,17 +98,20 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
         self._init_state(pace or RequestsFirst())
 
     # -- data in -------------------------------------------------------------------------
-    # Each write marks the state stale after it commits: marked before, a request in between
-    # could rebuild from the old data and take it for fresh.
+    # Each write marks the state stale, or is taken into it, after it commits: marked before,
+    # a request in between could rebuild from the old data and take it for fresh.
     def add_items(self, records: Sequence[ItemIn]) -> IngestResult:
         stored = self.store.upsert_items(records)
         self._stale = True
         return IngestResult(len(records), stored)
 
     def add_users(self, records: Sequence[UserIn]) -> IngestResult:
-        stored = self.store.upsert_users(records)
-        self._stale = True
-        return IngestResult(len(records), stored, suppressed=len({r.id for r in records}) - stored)
+        """Store users; once committed, take them into the serving state (a few at a time;
+        a bigger load rebuilds it)."""
+        ids = list(dict.fromkeys(r.id for r in records))
+        stored, version = self.store.write_users(records)
+        self._users_written(ids, version)
+        return IngestResult(len(records), stored, suppressed=len(ids) - stored)
 
     def add_events(self, records: Sequence[EventIn]) -> IngestResult:
         """Store events; once committed, take them into the serving state at once (their

@@ -3,12 +3,15 @@ they arrive, and, while a server runs a refresh schedule, rebuilt beside the sta
 so that no request waits for a build it did not ask for. A part of ``WorkspaceEngine``, kept
 in its own module.
 
+Users this process creates or changes (their first events, the users API, profile edits)
+are taken into the state in place, as events are (``ranking.user_changes``).
+
 A build beside the serving state reads one snapshot of the database (``Database.snapshot``),
-so its ``data_version`` says exactly which writes it holds. Event batches this process takes
-into the serving state while the build runs are kept with their versions and taken into the
-new state before it takes over, those after its snapshot only: none is lost, none counted
-twice. A write that makes the state stale (items, users, segments, settings) discards it, and
-the next request builds the state as before."""
+so its ``data_version`` says exactly which writes it holds. Events and users this process
+takes into the serving state while the build runs are kept with their versions and taken
+into the new state before it takes over, those after its snapshot only: none is lost, none
+counted twice. A write that makes the state stale (items, segments, settings, many users at
+once) discards it, and the next request builds the state as before."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
 from launchpoint.ranking.overlay import take_events
 from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.user_changes import take_users
 from launchpoint.storage.experiments import ExperimentStore
 
 if TYPE_CHECKING:
@@ -38,9 +42,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("launchpoint.engine")
 
 HISTORY_EVERY_SECONDS = 3600.0  # an unchanged segment's figures are kept at most hourly
-# Up to this many new events in one write are taken into the serving state user by user (each
-# user's view recomputed from all its events); a bigger batch is cheaper to rebuild from.
+# Up to this many new events (or users) in one write are taken into the serving state user by
+# user (each user's view recomputed from all its events); a bigger batch is cheaper to rebuild
+# from.
 TAKE_IN_ROWS = 50
+
+Records = Sequence[Mapping[str, Any]]  # stored user records, as WorkspaceStore.iter_users
+Profiles = Mapping[str, Mapping[str, Any]]  # user id -> profile edits, as PeopleStore.profiles
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A write taken into the serving state while a build ran beside it: replayed into the
+    new state when it was committed after the build's snapshot."""
+
+    version: int
+    events: Sequence[Sequence[Any]] = ()
+    users: Records = ()
+    profiles: Profiles | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,7 @@ class StateOperations:
         # is set aside from garbage collection as it takes over (``launchpoint.heap``).
         self.owns_heap = False
         self._building = threading.Lock()  # one build beside the serving state at a time
-        self._replay: list[tuple[int, list[Sequence[Any]]]] | None = None
+        self._replay: list[_Taken] | None = None
         self._next_beside = 0.0  # monotonic time before which no build beside is started
         self.pace = pace  # the requests being served, which a build gives way to
 
@@ -169,41 +188,67 @@ class StateOperations:
     def _mark_stale(self) -> None:
         self._stale = True
 
-    # -- events in -------------------------------------------------------------------------
+    # -- events and users in ----------------------------------------------------------------
     def _take_in(self, result: EventInsert) -> None:
         """Take stored events into the serving state: their users' interests, aggregates
-        and memberships. Events of a user the state does not know make it stale (the next
-        request builds it, so a new user's first page knows them). A batch too big to take
-        in, or one after another process's write, does too; while a schedule runs, it starts
-        a build beside instead, and this process's events are still taken in meanwhile."""
+        and memberships; a user the state does not know (the user's first events) is read
+        from storage and taken in first. A batch too big to take in, or one after another
+        process's write, makes the state stale (the next request builds it); while a
+        schedule runs, it starts a build beside instead, and this process's events are still
+        taken in meanwhile."""
         if result.version is None:
             return
+        rows = result.rows
+        state = self._state
+        users: Records = []
+        profiles: Profiles = {}
+        if state is not None and rows is not None and len(rows) <= TAKE_IN_ROWS:
+            known = state.user_index
+            users, profiles = self._records_of({row[0] for row in rows if row[0] not in known})
+        self._take_in_write(_Taken(result.version, rows or (), users, profiles), rows is None)
+
+    def _users_written(self, user_ids: Sequence[str], version: int | None) -> None:
+        """Take users this process created or changed into the serving state (``version``:
+        the write's data version, None when nothing was written)."""
+        if version is None:
+            return
+        if len(user_ids) > TAKE_IN_ROWS:
+            self._stale = True  # a bulk load: the next request rebuilds, as for any write
+            return
+        users, profiles = self._records_of(set(user_ids))
+        self._take_in_write(_Taken(version, (), users, profiles), False)
+
+    def _records_of(self, user_ids: set[str]) -> tuple[Records, Profiles]:
+        """The users' stored records and profile edits, as a build reads them."""
+        if not user_ids:
+            return [], {}
+        profiles = self.people.profiles_of(sorted(user_ids))
+        return list(_without_location(iter(self.store.users_of(user_ids)), profiles)), profiles
+
+    def _take_in_write(self, taken: _Taken, too_big: bool) -> None:
         with self._lock:
-            state, rows = self._state, result.rows
+            state = self._state
             if state is None or self._stale or self._pinned:
                 self._stale = True
                 return
-            if result.version <= state.version:  # the state was built after these events
+            if taken.version <= state.version:  # the state was built after this write
                 return
-            follows = state.version == result.version - 1  # no other write since
-            if rows is None or len(rows) > TAKE_IN_ROWS or not (follows or self.scheduled):
-                self._rebuild_for_events()
+            follows = state.version == taken.version - 1  # no other write since
+            if too_big or len(taken.events) > TAKE_IN_ROWS or not (follows or self.scheduled):
+                if self.scheduled:
+                    self._start_build_beside()
+                else:
+                    self._stale = True
                 return
-            if not take_events(state, rows, self._clock()):
+            if not _take(state, taken, self._clock()):
                 self._stale = True
                 return
             if self._replay is not None:
-                self._replay.append((result.version, list(rows)))
+                self._replay.append(taken)
             if follows:
-                state.version = result.version
+                state.version = taken.version
             else:
                 self._start_build_beside()
-
-    def _rebuild_for_events(self) -> None:
-        if self.scheduled:
-            self._start_build_beside()
-        else:
-            self._stale = True
 
     # -- building beside ---------------------------------------------------------------------
     def _start_build_beside(self) -> None:
@@ -277,17 +322,25 @@ class StateOperations:
             self._take_over(built)
             return True
 
-    def _replay_into(self, state: WorkspaceState, replay: list[tuple[int, list[Any]]]) -> None:
-        """Take into ``state`` the batches taken into the serving state while it was built,
+    def _replay_into(self, state: WorkspaceState, replay: list[_Taken]) -> None:
+        """Take into ``state`` the writes taken into the serving state while it was built,
         those after its snapshot only. Its version moves on with an unbroken run of them; a
         gap (another process's write) leaves it behind, so the next check builds again."""
         now = self._clock()
         snapshot = state.version
-        for version, rows in replay:
-            if version <= snapshot:  # committed before the snapshot: read by the build
+        for taken in replay:
+            if taken.version <= snapshot:  # committed before the snapshot: read by the build
                 continue
-            if take_events(state, rows, now) and version == state.version + 1:
-                state.version = version
+            if _take(state, taken, now) and taken.version == state.version + 1:
+                state.version = taken.version
+
+
+def _take(state: WorkspaceState, taken: _Taken, now: float) -> bool:
+    """Take a write's users, then its events, into ``state``; False when an event names a
+    user that is neither in the state nor stored (a rebuild is needed)."""
+    if taken.users:
+        take_users(state, taken.users, taken.profiles or {}, now)
+    return not taken.events or take_events(state, taken.events, now)
 
 
 def _without_location(

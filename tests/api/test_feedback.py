@@ -97,7 +97,18 @@ def test_events_are_taken_in_without_rebuilding(shop: TestClient) -> None:
     assert ws.state() is state
 
 
-def test_a_user_the_state_does_not_know_yet_is_picked_up(shop: TestClient) -> None:
+def test_a_user_the_state_does_not_know_yet_is_picked_up_without_rebuilding(
+    shop: TestClient,
+) -> None:
+    lp: Launchpoint = shop.app.state.launchpoint  # type: ignore[attr-defined]
+    ws = lp.workspace()
     cards(shop, "u")
+    state = ws.state()
     post(shop, "/v1/events", {"user_id": "newcomer", "item_id": "c01", "type": "save"})
-    assert cards(shop, "newcomer")[0].startswith("c")
+    assert ws.state() is state
+    page = shop.get("/v1/users/newcomer/ribbons", params={"cards": 30}).json()
+    reasons = {card["item_id"]: card["reason"] for card in page["ribbons"][0]["cards"]}
+    assert {i: r for i, r in reasons.items() if i.startswith("c")} == {
+        f"c{n:02d}": "Because you like c" for n in range(12)
+    }  # the save is the newcomer's: segment popularity waits for the next rebuild
+    assert reasons["b01"] == "Popular with Everyone"

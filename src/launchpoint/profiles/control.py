@@ -2,8 +2,9 @@
 apart from inferred interests), edits, removing an inferred interest, reset, switching
 personalisation off or opting out of single kinds of it, consents, export and deletion.
 
-Every change is stored first, then the serving state is told to rebuild (``invalidate``), so
-the next request already reflects it.
+Every change is stored first, then taken into the serving state (``written``: the user's
+record and profile, read again), so the next request already reflects it; a deletion makes it
+rebuild (``invalidate``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class UserControl:
         people: PeopleStore,
         state: Callable[[], WorkspaceState],
         invalidate: Callable[[], None],
+        written: Callable[[list[str], int | None], None],
         clock: Callable[[], float] = time.time,
         flush: Callable[[], None] = lambda: None,
         forget: Callable[[str], None] = lambda user_id: None,
@@ -52,6 +54,7 @@ class UserControl:
         self.people = people
         self._state = state
         self._invalidate = invalidate
+        self._written = written  # users changed, at a data version (None: nothing written)
         self._clock = clock
 
     def _user(self, user_id: str) -> dict[str, Any]:
@@ -157,14 +160,14 @@ class UserControl:
         stated = stated_interests(attributes)
         if category in stated:
             attributes["interests"] = sorted(stated - {category})
-        self.people.save_profile(
+        version = self.people.save_profile(
             user_id,
             removed_interests=[*edits["removed_interests"], category],
             opt_outs=edits["opt_outs"],
             reset_at=edits["reset_at"],
             user_update={"attributes": attributes} if category in stated else None,
         )
-        self._invalidate()
+        self._written([user_id], version)
         return self.profile(user_id)
 
     def reset(self, user_id: str) -> dict[str, Any]:
@@ -173,10 +176,10 @@ class UserControl:
         (purchases are still not offered again) stay."""
         self._user(user_id)
         edits = self.people.profile(user_id)
-        self.people.save_profile(
+        version = self.people.save_profile(
             user_id, removed_interests=[], opt_outs=edits["opt_outs"], reset_at=self._clock()
         )
-        self._invalidate()
+        self._written([user_id], version)
         return self.profile(user_id)
 
     def set_personalisation(
@@ -193,14 +196,14 @@ class UserControl:
                     f"personalisation; allowed: {allowed}",
                     [ErrorDetail("opt_outs", f"allowed: {allowed}")],
                 )
-        self.people.save_profile(
+        version = self.people.save_profile(
             user_id,
             removed_interests=edits["removed_interests"],
             opt_outs=edits["opt_outs"] if opt_outs is None else opt_outs,
             reset_at=edits["reset_at"],
             user_update=None if enabled is None else {"personalisation": enabled},
         )
-        self._invalidate()
+        self._written([user_id], version)
         return self.profile(user_id)
 
     def set_consents(self, user_id: str, consents: Mapping[str, bool]) -> dict[str, Any]:
@@ -223,7 +226,7 @@ class UserControl:
                     f"user id {user_id!r} is not valid: {message}",
                     [ErrorDetail("user_id", message)],
                 ) from exc
-            self.records.upsert_users([new])
+            self._written([user_id], self.records.write_users([new])[1])
             record = self._user(user_id)
         merged = {**record["attributes"], **attributes}
         interests = stated_interests(merged) | stated
@@ -249,5 +252,4 @@ class UserControl:
             personalisation=changes.get("personalisation", record["personalisation"]),
             created_at=record["created_at"],
         )
-        self.records.upsert_users([user])
-        self._invalidate()
+        self._written([user.id], self.records.write_users([user])[1])

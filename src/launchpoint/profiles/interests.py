@@ -40,9 +40,10 @@ class SignalConfig:
 class ProfileEdits:
     """What users changed about their own profile; indexed by user position."""
 
+    # Changed in place as a user's edits are taken into a built state (ranking.user_changes).
     reset_at: FloatArray  # -inf where never reset
-    removed: Mapping[int, frozenset[str]]  # user -> categories removed from inferred interests
-    stated: Mapping[int, frozenset[str]]  # user -> categories the user stated
+    removed: dict[int, frozenset[str]]  # user -> categories removed from inferred interests
+    stated: dict[int, frozenset[str]]  # user -> categories the user stated
     no_inferred: frozenset[int] = frozenset()  # users who opted out of inferred interests
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -106,11 +106,17 @@ class WorkspaceStore:
             for r in rows.values()
         ]
         columns = ("title", "text", "categories", "attributes", "available", "sensitive")
-        return self._upsert(t.items, values, columns)
+        self._upsert(t.items, values, columns)
+        return len(values)
 
     def upsert_users(self, records: Sequence[UserIn]) -> int:
         """Create or replace users; a deleted (suppressed) user is not created again. Returns
         how many were stored."""
+        return self.write_users(records)[0]
+
+    def write_users(self, records: Sequence[UserIn]) -> tuple[int, int | None]:
+        """``upsert_users``, and the data version the write produced (None: nothing
+        written), so the serving state can take the users in."""
         rows = {r.id: r for r in records}
         with self.db.read() as conn:
             for user_id in self._suppressed_among(conn, set(rows)):
@@ -128,13 +134,17 @@ class WorkspaceStore:
             }
             for r in rows.values()
         ]
-        return self._upsert(t.users, values, ("attributes", "consents", "personalisation"))
+        columns = ("attributes", "consents", "personalisation")
+        return len(values), self._upsert(t.users, values, columns)
 
-    def _upsert(self, table: Any, values: list[dict[str, Any]], columns: tuple[str, ...]) -> int:
-        """Insert or replace rows. A row that gives no created_at keeps the stored one, so
-        loading the same file again changes nothing."""
+    def _upsert(
+        self, table: Any, values: list[dict[str, Any]], columns: tuple[str, ...]
+    ) -> int | None:
+        """Insert or replace rows; the new data version (None: nothing to write). A row that
+        gives no created_at keeps the stored one, so loading the same file again changes
+        nothing."""
         if not values:
-            return 0
+            return None
         with self.db.write() as conn:
             for dated in (True, False):
                 group = [
@@ -151,8 +161,7 @@ class WorkspaceStore:
                     set_={c: stmt.excluded[c] for c in updates},
                 )
                 conn.execute(stmt, group)
-            self._bump(conn)
-        return len(values)
+            return self._bump(conn)
 
     def insert_events(self, records: Sequence[EventIn]) -> EventInsert:
         """Store new events; an event whose message id is already stored is a duplicate and
@@ -340,6 +349,13 @@ class WorkspaceStore:
 
     def get_user(self, user_id: str) -> dict[str, Any] | None:
         return self._get(t.users, user_id)
+
+    def users_of(self, user_ids: Collection[str]) -> list[dict[str, Any]]:
+        """The stored records of these users (those that exist), as ``iter_users`` gives."""
+        c = t.users.c
+        query = select(t.users).where(c.workspace_id == self.workspace_id, c.id.in_(list(user_ids)))
+        with self.db.read() as conn:
+            return [dict(row) for row in conn.execute(query.order_by(c.id)).mappings()]
 
     def iter_items(self) -> Iterator[dict[str, Any]]:
         return self._iter(t.items)
