@@ -122,6 +122,9 @@ def measure(dataset: Dataset, db: Any, args: argparse.Namespace, figures: dict[s
         page(_existing(ws, rng))  # the first page's structures, made once
         rows: list[list[Any]] = []
         for name, write in WRITES.items():
+            # As a server's state is, at its start and before a state built beside it serves
+            # (the rebuilds below are on the request path, as before, and are not).
+            ws.warm()
             taken, rebuilds = [], 0
             for n in range(args.writes):
                 serving = ws.state()
@@ -161,7 +164,9 @@ def measure(dataset: Dataset, db: Any, args: argparse.Namespace, figures: dict[s
 def load_generated(db: Any, args: argparse.Namespace) -> Dataset:
     from serving_scale import configure, generate, load
 
-    workspace = db.new_workspace("scale")
+    # A temporary database goes with its folder (deleting 15M rows first would take minutes);
+    # a given one is left as found, its workspace deleted afterwards (as serving_scale.py).
+    workspace = db.new_workspace("scale") if args.database_url else f"{db.prefix}-scale"
     g = generate(args.users, args.items, args.events, args.seed)
     lp = Launchpoint(db.settings())
     try:
