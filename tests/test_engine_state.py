@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
+from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.engine_state import TAKE_IN_ROWS
 from launchpoint.ranking.overlay import user_events
@@ -310,6 +311,22 @@ def test_a_user_created_by_another_process_is_read_with_this_process_s_events(
     assert ws.state() is state
     assert state.user_rows[state.user_index["w1"]]["tier"] == "platinum"
     assert state.version < ws.store.data_version()  # behind: the next build catches up
+
+
+def test_a_surface_written_is_loaded_without_a_rebuild(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    ws.put_surface("home", SurfaceSpec(layers=2, cards=5))
+    assert ws.state() is old and old.version == ws.store.data_version()
+    assert ws.surface("home").cards == 5
+    with HeldBuild(ws, monkeypatch) as build:  # one written while a build runs beside
+        ws.put_surface("home", SurfaceSpec(layers=1, cards=3))
+        ws.put_surface("email", SurfaceSpec(layers=1, cards=4))
+    assert build.result == [True]
+    assert ws.state() is not old and ws.state().version == ws.store.data_version()
+    assert (ws.surface("home").cards, ws.surface("email").cards) == (3, 4)
 
 
 def test_many_users_at_once_rebuild_the_state(lp: Launchpoint) -> None:

@@ -170,7 +170,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
 
     def put_surface(self, surface_id: str, spec: SurfaceSpec) -> None:
         self.store.save_surfaces({surface_id: spec})
-        self._stale = True
+        self._surfaces_written()
 
     def surface(self, surface_id: str) -> SurfaceSpec:
         self.state()  # loads the surfaces with the rest of the state, at most once per version

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from launchpoint.domain.segments import SurfaceSpec
@@ -60,6 +60,7 @@ class _Taken:
     events: Sequence[Sequence[Any]] = ()
     users: Records = ()
     profiles: Profiles | None = None
+    surfaces: dict[str, SurfaceSpec] | None = None  # every surface, as stored after the write
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,22 @@ class StateOperations:
             else:
                 self._start_build_beside()
 
+    def _surfaces_written(self) -> None:
+        """Surfaces are loaded with the state but do not depend on its data: one this
+        process wrote is loaded in place, when the write is the only one since the state's
+        version (read after the write: one more than the state's is this write's)."""
+        surfaces = self.store.list_surfaces()
+        version = self.store.data_version()
+        with self._lock:
+            state = self._state
+            if state is None or self._stale or self._pinned or version != state.version + 1:
+                self._stale = True
+                return
+            self._surfaces = surfaces
+            state.version = version
+            if self._replay is not None:
+                self._replay.append(_Taken(version, surfaces=surfaces))
+
     # -- building beside ---------------------------------------------------------------------
     def _start_build_beside(self) -> None:
         """Start a build beside the serving state in a thread of its own, unless one runs
@@ -318,7 +335,11 @@ class StateOperations:
             replay, self._replay = self._replay or [], None
             if self._state is not base or self._stale or self._pinned:
                 return False
+            snapshot = built.state.version
             self._replay_into(built.state, replay)
+            for taken in replay:  # surfaces written after the snapshot, the last one kept
+                if taken.surfaces is not None and taken.version > snapshot:
+                    built = replace(built, surfaces=taken.surfaces)
             self._take_over(built)
             return True
 
