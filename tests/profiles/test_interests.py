@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import sparse
 
+from launchpoint.profiles import interests
 from launchpoint.profiles.interests import (
     STATED_INTEREST,
     SignalConfig,
@@ -43,3 +45,25 @@ def test_removed_interests_are_zero_and_stated_ones_count_at_least_the_floor() -
     scaled = np.array([1.0, 0.1, -0.5])
     out = combine(scaled, ["a", "b", "c"], frozenset({"a"}), frozenset({"b", "c"}))
     np.testing.assert_allclose(out, [0.0, STATED_INTEREST, STATED_INTEREST])
+
+
+def test_the_matrix_made_in_ranges_of_users_is_the_one_pass_s_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    user = rng.integers(0, 300, n).astype(np.int32)
+    item = rng.integers(-1, 3, n).astype(np.int32)
+    weights = rng.normal(size=n)
+    ts = np.sort(rng.uniform(0, 200 * DAY, n))
+    reset = np.where(rng.random(300) < 0.1, 100 * DAY, -np.inf)
+    args = (user, item, weights, ts, CATS, 300, 200 * DAY, SignalConfig(), reset)
+    whole = interest_matrix(*args)
+    monkeypatch.setattr(interests, "EVENTS_PER_STEP", 400)
+    steps: list[int] = []
+    ranged = interest_matrix(*args, pace=lambda: steps.append(1))
+    assert len(steps) >= 5  # ranges of users, each a step
+    assert ranged.shape == whole.shape
+    assert ranged.indptr.tolist() == whole.indptr.tolist()
+    assert ranged.indices.tolist() == whole.indices.tolist()
+    assert ranged.data.tobytes() == whole.data.tobytes()

@@ -299,6 +299,7 @@ def build_state(
         now,
         signals,
         edits.reset_at,
+        pace,
     )
     pace()
 
