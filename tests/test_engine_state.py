@@ -10,6 +10,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,16 @@ def _in_thread(work: Callable[[], Any]) -> None:
     thread.join(10)
     if failed:
         raise failed[0]
+
+
+@contextmanager
+def _other_process(lp: Launchpoint, clock: Clock) -> Iterator[WorkspaceEngine]:
+    """The same workspace through another process's handle on the database."""
+    other = Launchpoint(lp.settings, migrate=False, clock=clock)
+    try:
+        yield other.workspace()
+    finally:
+        other.close()
 
 
 class HeldBuild:
@@ -231,9 +242,8 @@ def test_refresh_on_a_schedule_builds_beside_and_says_so(lp: Launchpoint) -> Non
 def test_another_process_s_write_starts_a_build_beside(lp: Launchpoint, clock: Clock) -> None:
     ws = lp.workspace()
     old = ws.state()
-    other = Launchpoint(lp.settings, migrate=False, clock=clock)
-    try:
-        other.workspace().add_events([_event("u3", "i7", "save")])
+    with _other_process(lp, clock) as other:
+        other.add_events([_event("u3", "i7", "save")])
         assert ws.state() is old  # answered at once, from the state serving
         assert wait_until(lambda: ws.state() is not old)
         new = ws.state()
@@ -241,11 +251,9 @@ def test_another_process_s_write_starts_a_build_beside(lp: Launchpoint, clock: C
         assert new.version == ws.store.data_version()
         # Builds other processes call for are spaced by their duration.
         ws._next_beside = time.monotonic() + 60
-        other.workspace().add_events([_event("u3", "i5", "save")])
+        other.add_events([_event("u3", "i5", "save")])
         assert ws.state() is new
         assert not any(t.name == "launchpoint-build" for t in threading.enumerate())
-    finally:
-        other.close()
 
 
 def test_this_process_s_events_after_another_s_write_are_seen_at_once(
@@ -256,12 +264,9 @@ def test_this_process_s_events_after_another_s_write_are_seen_at_once(
     ws = lp.workspace()
     state = ws.state()
     monkeypatch.setattr(ws, "_start_build_beside", lambda: None)
-    other = Launchpoint(lp.settings, migrate=False, clock=clock)
-    try:
-        other.workspace().add_events([_event("u3", "i7", "save")])
+    with _other_process(lp, clock) as other:
+        other.add_events([_event("u3", "i7", "save")])
         ws.add_events([_event("u2", "i3", "purchase")])
-    finally:
-        other.close()
     assert ws.state() is state
     assert [e.item for e in user_events(state, 2)] == [3]
     assert state.version < ws.store.data_version()  # behind: the next build catches up
@@ -302,12 +307,9 @@ def test_a_user_created_by_another_process_is_read_with_this_process_s_events(
     ws = lp.workspace()
     state = ws.state()
     monkeypatch.setattr(ws, "_start_build_beside", lambda: None)
-    other = Launchpoint(lp.settings, migrate=False, clock=clock)
-    try:
-        other.workspace().add_users([UserIn(id="w1", attributes={"tier": "platinum"})])
+    with _other_process(lp, clock) as other:
+        other.add_users([UserIn(id="w1", attributes={"tier": "platinum"})])
         ws.add_events([_event("w1", "i2")])
-    finally:
-        other.close()
     assert ws.state() is state
     assert state.user_rows[state.user_index["w1"]]["tier"] == "platinum"
     assert state.version < ws.store.data_version()  # behind: the next build catches up

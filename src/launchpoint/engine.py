@@ -109,7 +109,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
         """Store users; once committed, take them into the serving state (a few at a time;
         a bigger load rebuilds it)."""
         ids = list(dict.fromkeys(r.id for r in records))
-        stored, version = self.store.write_users(records)
+        stored, version = self.store.upsert_users(records)
         self._users_written(ids, version)
         return IngestResult(len(records), stored, suppressed=len(ids) - stored)
 

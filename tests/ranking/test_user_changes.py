@@ -218,6 +218,8 @@ def test_a_new_user_is_in_the_index_only_once_all_its_rows_are_there() -> None:
                 *(len(s.members) for s in state.segments),
             ]
             assert min(per_user) > user, per_user
+            assert state.user_rows[user]["id"] == user_id  # filled in, not a blank row
+            assert state.segments[0].members[user] == (user_id == "u2")  # evaluated
             seen.append(user_id)
             super().__setitem__(user_id, user)
 

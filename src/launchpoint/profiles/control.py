@@ -226,7 +226,7 @@ class UserControl:
                     f"user id {user_id!r} is not valid: {message}",
                     [ErrorDetail("user_id", message)],
                 ) from exc
-            self._written([user_id], self.records.write_users([new])[1])
+            self._written([user_id], self.records.upsert_users([new])[1])
             record = self._user(user_id)
         merged = {**record["attributes"], **attributes}
         interests = stated_interests(merged) | stated
@@ -252,4 +252,4 @@ class UserControl:
             personalisation=changes.get("personalisation", record["personalisation"]),
             created_at=record["created_at"],
         )
-        self._written([user.id], self.records.write_users([user])[1])
+        self._written([user.id], self.records.upsert_users([user])[1])

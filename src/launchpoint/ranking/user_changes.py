@@ -10,8 +10,8 @@ way the user's interests, aggregates and memberships are then recomputed from it
 holds what a rebuild from storage would.
 
 Requests read the state while this runs, in other threads: a new user's id goes into the
-index last, after every structure has the user's row, so no request meets a user whose
-rows are not all there yet.
+index last, once every structure has the user's row and the row is the user's, so no
+request meets a user half taken in.
 """
 
 from __future__ import annotations
@@ -36,21 +36,27 @@ def take_users(
     """Take stored user ``records`` (as ``WorkspaceStore.iter_users`` gives them, location
     already hidden where the user opted out of it) into ``state``, with their ``profiles``
     (user id -> profile edits, as ``PeopleStore.profiles`` gives them)."""
-    new = [r for r in records if r["id"] not in state.user_index]
+    new = [r["id"] for r in records if r["id"] not in state.user_index]
+    first = len(state.user_ids)
     if new:
         _grow(state, new)
+    added = {user_id: first + n for n, user_id in enumerate(new)}
     for record in records:
-        user = state.user_index[record["id"]]
-        _set_user(state, user, record, profiles.get(record["id"]) or {})
+        user_id = record["id"]
+        user = added[user_id] if user_id in added else state.user_index[user_id]
+        _set_user(state, user, record, profiles.get(user_id) or {})
         refresh_user(state, user, now)
+    for user_id, user in added.items():  # last: the new users' rows are there, and theirs
+        state.user_index[user_id] = user
 
 
-def _grow(state: WorkspaceState, records: Sequence[Mapping[str, Any]]) -> None:
-    """Rows for new users everywhere per-user data is kept; their index entries last."""
-    first, k = len(state.user_ids), len(records)
-    for record in records:
-        state.user_rows.append(user_row(record, state.now))
-        state.consents.append({})
+def _grow(state: WorkspaceState, user_ids: Sequence[str]) -> None:
+    """Empty rows for new users everywhere per-user data is kept (``_set_user`` fills them),
+    not yet in the index."""
+    k = len(user_ids)
+    state.user_rows.extend({} for _ in user_ids)
+    state.consents.extend({} for _ in user_ids)
+    state.user_ids.extend(user_ids)
     state.personalised = np.concatenate((state.personalised, np.ones(k, dtype=bool)))
     state.edits = replace(
         state.edits, reset_at=np.concatenate((state.edits.reset_at, np.full(k, -np.inf)))
@@ -70,10 +76,6 @@ def _grow(state: WorkspaceState, records: Sequence[Mapping[str, Any]]) -> None:
         replace(s, members=np.concatenate((s.members, np.zeros(k, dtype=bool))))
         for s in state.segments
     ]
-    for record in records:
-        state.user_ids.append(record["id"])
-    for n, record in enumerate(records):
-        state.user_index[record["id"]] = first + n
 
 
 def _with_empty_rows(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:

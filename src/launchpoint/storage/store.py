@@ -109,13 +109,9 @@ class WorkspaceStore:
         self._upsert(t.items, values, columns)
         return len(values)
 
-    def upsert_users(self, records: Sequence[UserIn]) -> int:
+    def upsert_users(self, records: Sequence[UserIn]) -> tuple[int, int | None]:
         """Create or replace users; a deleted (suppressed) user is not created again. Returns
-        how many were stored."""
-        return self.write_users(records)[0]
-
-    def write_users(self, records: Sequence[UserIn]) -> tuple[int, int | None]:
-        """``upsert_users``, and the data version the write produced (None: nothing
+        how many were stored and the data version the write produced (None: nothing
         written), so the serving state can take the users in."""
         rows = {r.id: r for r in records}
         with self.db.read() as conn:
