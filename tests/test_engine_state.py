@@ -24,7 +24,12 @@ from launchpoint.ranking.overlay import user_events
 from launchpoint.ranking.pipeline import RibbonRequest
 from launchpoint.ranking.state import WorkspaceState
 from launchpoint.settings import Settings
-from tests.engine_helpers import assert_same_users, state_from_storage, wait_until
+from tests.engine_helpers import (
+    assert_same_items,
+    assert_same_users,
+    state_from_storage,
+    wait_until,
+)
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -134,8 +139,9 @@ class HeldBuild:
         prepare = ws._prepare
 
         def held(state: WorkspaceState, surfaces: Any) -> None:
-            self.made.set()
-            assert self.release.wait(10)
+            if threading.current_thread() is self.thread:  # not a writer's new state
+                self.made.set()
+                assert self.release.wait(10)
             prepare(state, surfaces)
 
         monkeypatch.setattr(ws, "_prepare", held)
@@ -209,16 +215,33 @@ def test_events_stored_before_during_and_after_the_snapshot_are_each_taken_in_on
     assert sum(len(user_events(new, u)) for u in range(4)) == ws.store.stats()["events"]
 
 
-def test_a_write_other_than_events_during_a_build_discards_it(
+def test_a_write_that_makes_the_state_stale_during_a_build_discards_it(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    with HeldBuild(ws, monkeypatch) as build:
+        ws.put_signals({"like": 7.0}, 10.0)
+    assert build.result == [False]
+    assert ws._state is old  # not swapped in: it has the old signals
+    assert ws.state().signals.weights["like"] == 7.0  # the next request builds it, as before
+
+
+def test_items_written_during_a_build_are_taken_in_and_into_the_new_state(
     lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws = lp.workspace()
     old = ws.state()
     with HeldBuild(ws, monkeypatch) as build:
         ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])
-    assert build.result == [False]
-    assert ws._state is old  # not swapped in: it lacks the item
-    assert "late" in ws.state().item_index  # the next request builds it, as before
+        ws.add_items([ItemIn(id="i1", title="Gone", categories=["a"], available=False)])
+        serving = ws._state
+        assert serving is not old and "late" in serving.item_index  # at once
+    assert build.result == [True]
+    new = ws.state()
+    assert new is ws._state and new is not serving  # the build took over, with both writes
+    assert new.version == ws.store.data_version()
+    assert_same_items(new, state_from_storage(ws, new.now))
 
 
 def test_on_a_schedule_requests_do_not_rebuild_for_age(lp: Launchpoint, clock: Clock) -> None:
@@ -393,12 +416,23 @@ def test_a_replaced_state_and_one_not_kept_are_freed(
     def remembered(state: WorkspaceState, surfaces: Any) -> None:
         made.append(weakref.ref(state))
         prepare(state, surfaces)
-        ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])  # makes it stale
+        ws.put_signals({"like": 7.0}, 10.0)  # makes it stale
 
     monkeypatch.setattr(ws, "_prepare", remembered)
     assert not ws.build_beside()
     gc.collect()
     assert made and made[0]() is None
+
+
+def test_a_state_replaced_by_one_with_new_items_is_freed(lp: Launchpoint) -> None:
+    ws = lp.workspace()
+    ws.ribbons(RibbonRequest("u0"))
+    old = weakref.ref(ws.state())
+    ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])
+    ws.ribbons(RibbonRequest("u0"))
+    gc.collect()
+    assert old() is None
+    assert "late" in ws.state().item_index
 
 
 def test_a_build_leaves_no_reference_cycles(lp: Launchpoint) -> None:

@@ -101,8 +101,10 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
     # Each write marks the state stale, or is taken into it, after it commits: marked before,
     # a request in between could rebuild from the old data and take it for fresh.
     def add_items(self, records: Sequence[ItemIn]) -> IngestResult:
-        stored = self.store.upsert_items(records)
-        self._stale = True
+        """Store items; once committed, take them into the serving state (a few at a time;
+        a bigger load, or one the state cannot take in, rebuilds it)."""
+        stored, version = self.store.upsert_items(records)
+        self._items_written(list(dict.fromkeys(r.id for r in records)), version)
         return IngestResult(len(records), stored)
 
     def add_users(self, records: Sequence[UserIn]) -> IngestResult:

@@ -13,6 +13,7 @@ import numpy as np
 from launchpoint.domain.segments import SegmentSpec, SurfaceSpec, WorkspaceConfig
 from launchpoint.domain.timeutil import to_iso
 from launchpoint.errors import ErrorDetail, NotFound, RuleError
+from launchpoint.ranking.popularity import among
 from launchpoint.ranking.state import WorkspaceState, evaluate_segments
 from launchpoint.segments.compiler import RuleKind, RuleSchema, compile_rule
 from launchpoint.segments.dependencies import evaluation_order
@@ -186,7 +187,8 @@ class SegmentOperations:
         (result,) = evaluate_segments(state, [draft])
         members = result.members.nonzero()[0]
         eligible = (result.eligible & state.available).nonzero()[0]
-        ranked = eligible[np.argsort(-result.popularity[eligible], kind="stable")]
+        popularity = among(state, result.members, result.popularity)  # events taken in too
+        ranked = eligible[np.argsort(-popularity[eligible], kind="stable")]
         return SegmentPreview(
             qualification=result.qualification,
             sample_members=[state.user_ids[i] for i in members[:sample]],

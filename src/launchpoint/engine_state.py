@@ -4,13 +4,15 @@ so that no request waits for a build it did not ask for. A part of ``WorkspaceEn
 in its own module.
 
 Users this process creates or changes (their first events, the users API, profile edits)
-are taken into the state in place, as events are (``ranking.user_changes``).
+are taken into the state in place, as events are (``ranking.user_changes``); items it
+creates or changes make a new state that shares the users' side with the one serving
+(``ranking.item_changes``), which takes over at once.
 
 A build beside the serving state reads one snapshot of the database (``Database.snapshot``),
 so its ``data_version`` says exactly which writes it holds. Events and users this process
 takes into the serving state while the build runs are kept with their versions and taken
 into the new state before it takes over, those after its snapshot only: none is lost, none
-counted twice. A write that makes the state stale (items, segments, settings, many users at
+counted twice. A write that makes the state stale (segments, settings, many users or items at
 once) discards it, and the next request builds the state as before."""
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from launchpoint.heap import building_beside, full_collections_held, set_aside
 from launchpoint.pacing import RequestsFirst, no_pace
 from launchpoint.profiles.control import LOCATION_FIELDS
 from launchpoint.profiles.interests import SignalConfig
+from launchpoint.ranking.item_changes import take_items
 from launchpoint.ranking.overlay import take_events
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.ranking.user_changes import take_users
@@ -60,6 +63,7 @@ class _Taken:
     events: Sequence[Sequence[Any]] = ()
     users: Records = ()
     profiles: Profiles | None = None
+    items: Records = ()  # stored item records, as WorkspaceStore.iter_items
     surfaces: dict[str, SurfaceSpec] | None = None  # every surface, as stored after the write
 
 
@@ -96,6 +100,7 @@ class StateOperations:
         # are seen when data_version is next read, at most version_check_seconds later.
         self._stale = True
         self._checked_at = 0.0
+        self._builds = 0  # states built from storage that took over (see _swap_in)
         # Set while a server's refresh schedule runs (``create_app``): the schedule rebuilds
         # for age, beside the serving state, and requests rebuild only after this process's
         # own writes other than events.
@@ -178,6 +183,7 @@ class StateOperations:
         self._surfaces = built.surfaces
         self._experiments = built.experiments
         self._state = built.state
+        self._builds += 1
 
     def _record_qualification(self, state: WorkspaceState) -> None:
         rows = [
@@ -219,6 +225,24 @@ class StateOperations:
         users, profiles = self._records_of(set(user_ids))
         self._take_in_write(_Taken(version, (), users, profiles), False)
 
+    def _items_written(self, item_ids: Sequence[str], version: int | None) -> None:
+        """Take items this process created or changed into the serving state: a new state
+        takes over, made ready for requests (the guardrails' tools, the model aligned with
+        it) before this returns, so no request pays for that."""
+        if version is None:
+            return
+        if len(item_ids) > TAKE_IN_ROWS:
+            self._stale = True  # a catalogue load: the next request rebuilds
+            return
+        before = self._state
+        self._take_in_write(_Taken(version, items=self.store.items_of(set(item_ids))), False)
+        serving = self._state
+        if serving is not None and serving is not before and not self._stale:
+            self._prepare(serving, self._surfaces)
+            self._serve_only(serving)
+            if self.owns_heap:
+                set_aside()
+
     def _records_of(self, user_ids: set[str]) -> tuple[Records, Profiles]:
         """The users' stored records and profile edits, as a build reads them."""
         if not user_ids:
@@ -241,13 +265,15 @@ class StateOperations:
                 else:
                     self._stale = True
                 return
-            if not _take(state, taken, self._clock()):
+            taken_in = _take(state, taken, self._clock())
+            if taken_in is None:
                 self._stale = True
                 return
+            self._state = taken_in
             if self._replay is not None:
                 self._replay.append(taken)
             if follows:
-                state.version = taken.version
+                taken_in.version = taken.version
             else:
                 self._start_build_beside()
 
@@ -293,17 +319,17 @@ class StateOperations:
             return False
         try:
             with self._lock:
-                base = self._state
-                if base is None or self._pinned:
+                if self._state is None or self._pinned:
                     return False
                 self._replay = []
+                builds = self._builds
             started = time.monotonic()
             took_over = False
             try:
                 with building_beside():  # no full collection, quick thread switches
                     built = self._read_and_build(None, self.pace.tick)  # requests first
                     self._prepare(built.state, built.surfaces)
-                    took_over = self._swap_in(base, built)
+                    took_over = self._swap_in(builds, built)
                     if took_over and self.owns_heap:
                         set_aside()
             finally:
@@ -326,42 +352,54 @@ class StateOperations:
         finally:
             self._building.release()
 
-    def _swap_in(self, base: WorkspaceState, built: _Built) -> bool:
-        """Make ``built`` the serving state unless a write or another build overtook it,
-        with the event batches taken in while it was built. One hold of the lock from taking
-        the batches to the swap: a batch taken into the serving state in between would be
-        missing from the new one."""
+    def _swap_in(self, builds: int, built: _Built) -> bool:
+        """Make ``built`` the serving state unless a write or another build overtook it
+        (``builds``: how many had taken over when it started), with the writes taken in
+        while it was built. One hold of the lock from taking the writes to the swap: one
+        taken into the serving state in between would be missing from the new one."""
         with self._lock:
             replay, self._replay = self._replay or [], None
-            if self._state is not base or self._stale or self._pinned:
+            if self._builds != builds or self._stale or self._pinned:
                 return False
             snapshot = built.state.version
-            self._replay_into(built.state, replay)
+            built = replace(built, state=self._replay_into(built.state, replay))
             for taken in replay:  # surfaces written after the snapshot, the last one kept
                 if taken.surfaces is not None and taken.version > snapshot:
                     built = replace(built, surfaces=taken.surfaces)
             self._take_over(built)
             return True
 
-    def _replay_into(self, state: WorkspaceState, replay: list[_Taken]) -> None:
+    def _replay_into(self, state: WorkspaceState, replay: list[_Taken]) -> WorkspaceState:
         """Take into ``state`` the writes taken into the serving state while it was built,
-        those after its snapshot only. Its version moves on with an unbroken run of them; a
-        gap (another process's write) leaves it behind, so the next check builds again."""
+        those after its snapshot only; the state that holds them (a new one after items).
+        Its version moves on with an unbroken run of them; a gap (another process's write,
+        or one it could not take in) leaves it behind, so the next check builds again."""
         now = self._clock()
         snapshot = state.version
         for taken in replay:
             if taken.version <= snapshot:  # committed before the snapshot: read by the build
                 continue
-            if _take(state, taken, now) and taken.version == state.version + 1:
+            taken_in = _take(state, taken, now)
+            if taken_in is None:
+                continue
+            state = taken_in
+            if taken.version == state.version + 1:
                 state.version = taken.version
+        return state
 
 
-def _take(state: WorkspaceState, taken: _Taken, now: float) -> bool:
-    """Take a write's users, then its events, into ``state``; False when an event names a
-    user that is neither in the state nor stored (a rebuild is needed)."""
+def _take(state: WorkspaceState, taken: _Taken, now: float) -> WorkspaceState | None:
+    """Take a write into ``state``: its users, then its events, in place; its items, into a
+    new state. The state that holds the write, or None when it cannot be taken in (an event
+    names a user that is neither in the state nor stored; items, see ``take_items``): a
+    rebuild is needed."""
+    if taken.items:
+        return take_items(state, taken.items, now)
     if taken.users:
         take_users(state, taken.users, taken.profiles or {}, now)
-    return not taken.events or take_events(state, taken.events, now)
+    if taken.events and not take_events(state, taken.events, now):
+        return None
+    return state
 
 
 def _without_location(

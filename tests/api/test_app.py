@@ -148,6 +148,8 @@ def test_a_server_sets_each_later_state_aside_as_it_takes_over(
         assert owned.refresh()  # built beside
         assert engine._state is not warm and not _collectable(engine._state)
         engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
+        assert not _collectable(engine.state())  # a new state, with the item taken in
+        engine.put_signals({"like": 7.0}, 10.0)
         assert not _collectable(engine.state())  # built on the request path, after a write
         assert gc.get_threshold()[2] < NEVER  # full collections no longer held
 
@@ -180,12 +182,14 @@ def test_refresh_says_when_a_serving_state_was_built_since_it_last_looked(
     engine = lp.workspace()
     lp.warm()
     assert lp.refresh() is False  # the warm state is still fresh
-    engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
+    engine.put_signals({"like": 7.0}, 10.0)
     engine.state()  # a request after the write rebuilds it
     assert lp.refresh() is True
     assert lp.refresh() is False
-    engine.add_items([ItemIn(id="i3", title="Three", categories=["a"])])
+    engine.put_signals({"like": 6.0}, 10.0)
     assert lp.refresh() is True  # this time the refresh itself rebuilds it
+    engine.add_items([ItemIn(id="i3", title="Three", categories=["a"])])
+    assert lp.refresh() is False  # taken into the state: nothing was built
     lp.close()
 
 

@@ -95,8 +95,8 @@ def test_editing_explicit_data_changes_segments(world: TestClient) -> None:
 
 
 def test_removing_an_inferred_interest_stops_its_use(world: TestClient) -> None:
-    first = ribbons(world)["ribbons"][0]["cards"][0]
-    assert first["reason"] == "Because you like jazz"
+    before = {c["reason"] for r in ribbons(world)["ribbons"] for c in r["cards"]}
+    assert "Because you like jazz" in before
     profile = call(world, "DELETE", "/v1/users/ann/profile/interests/jazz")
     assert [i["category"] for i in profile["inferred"]["interests"]] == ["rock"]
     assert profile["inferred"]["removed"] == ["jazz"]

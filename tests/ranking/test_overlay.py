@@ -1,11 +1,10 @@
 """Events taken into a built state one user at a time give exactly what a rebuild from
-storage gives: memberships, aggregate values, interests and the items not to offer again."""
+storage gives: memberships, aggregate values, interests, the items not to offer again and
+popularity, overall and per segment."""
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,7 @@ from hypothesis import strategies as st
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.engine import Launchpoint
 from launchpoint.ranking.state import WorkspaceState
-from launchpoint.settings import Settings
-from tests.engine_helpers import state_from_storage
+from tests.engine_helpers import assert_same_items, scratch_launchpoint, state_from_storage
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -75,44 +73,39 @@ def _same(a: WorkspaceState, b: WorkspaceState) -> None:
     after=st.lists(st.lists(event_strategy, min_size=1, max_size=4), min_size=1, max_size=6),
 )
 def test_taking_events_in_equals_rebuilding(before: list[Any], after: list[list[Any]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings_ = Settings(database_url=f"sqlite:///{Path(tmp) / 'lp.db'}", data_dir=tmp)
-        lp = Launchpoint(settings_, clock=lambda: NOW)
-        try:
-            ws = lp.workspace("w")
-            ws.add_items(
-                [
-                    ItemIn(
-                        id=f"i{n}", categories=["abc"[n % 3]], attributes={"shelf": "abc"[n % 3]}
-                    )
-                    for n in range(9)
-                ]
-            )
-            ws.add_users(
-                [
-                    UserIn(id=f"u{n}", attributes={"tier": "gold" if n == 0 else "basic"})
-                    for n in range(6)
-                ]
-            )
-            specs = [
-                SegmentSpec(
-                    id=f"s{n}",
-                    name=f"s{n}",
-                    priority=n,
-                    users=rule,
-                    items="id is not null",
-                    min_users=0,
-                    min_items=0,
-                )
-                for n, rule in enumerate(RULES)
+    with scratch_launchpoint(NOW) as lp:
+        ws = lp.workspace("w")
+        ws.add_items(
+            [
+                ItemIn(id=f"i{n}", categories=["abc"[n % 3]], attributes={"shelf": "abc"[n % 3]})
+                for n in range(9)
             ]
-            ws.store.save_segments(specs)
-            ws.add_events([_event(e) for e in before])
-            built = ws.state()
-            for batch in after:
-                ws.add_events([_event(e) for e in batch])
-            taken = ws.state()
-            assert taken is built  # taken in, not rebuilt
-            _same(taken, _fresh(lp, "w"))
-        finally:
-            lp.close()
+        )
+        ws.add_users(
+            [
+                UserIn(id=f"u{n}", attributes={"tier": "gold" if n == 0 else "basic"})
+                for n in range(6)
+            ]
+        )
+        specs = [
+            SegmentSpec(
+                id=f"s{n}",
+                name=f"s{n}",
+                priority=n,
+                users=rule,
+                items="id is not null",
+                min_users=0,
+                min_items=0,
+            )
+            for n, rule in enumerate(RULES)
+        ]
+        ws.store.save_segments(specs)
+        ws.add_events([_event(e) for e in before])
+        built = ws.state()
+        for batch in after:
+            ws.add_events([_event(e) for e in batch])
+        taken = ws.state()
+        assert taken is built  # taken in, not rebuilt
+        fresh = _fresh(lp, "w")
+        _same(taken, fresh)
+        assert_same_items(taken, fresh, engaged=False)

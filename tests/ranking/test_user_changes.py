@@ -4,9 +4,7 @@ and memberships, whatever the order of writes."""
 
 from __future__ import annotations
 
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +16,12 @@ from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.ranking.overlay import user_events
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.ranking.user_changes import take_users
-from launchpoint.settings import Settings
-from tests.engine_helpers import assert_same_users, state_from_storage
+from tests.engine_helpers import (
+    assert_same_items,
+    assert_same_users,
+    scratch_launchpoint,
+    state_from_storage,
+)
 
 NOW = 1_700_000_000.0
 DAY = 86400.0
@@ -148,22 +150,19 @@ def test_taking_users_in_equals_rebuilding(
     before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]
 ) -> None:
     note(f"{before=} {after=}")
-    with tempfile.TemporaryDirectory() as tmp:
-        settings_ = Settings(database_url=f"sqlite:///{Path(tmp) / 'lp.db'}", data_dir=tmp)
-        lp = Launchpoint(settings_, clock=lambda: NOW)
-        try:
-            ws = _workspace(lp)
-            for write in before:
-                _write(ws, write)
-            built = ws.state()
-            for write in after:
-                _write(ws, write)
-            taken = ws.state()
-            assert taken is built  # taken in, not rebuilt
-            assert taken.version == ws.store.data_version()
-            assert_same_users(taken, state_from_storage(ws, NOW))
-        finally:
-            lp.close()
+    with scratch_launchpoint(NOW) as lp:
+        ws = _workspace(lp)
+        for write in before:
+            _write(ws, write)
+        built = ws.state()
+        for write in after:
+            _write(ws, write)
+        taken = ws.state()
+        assert taken is built  # taken in, not rebuilt
+        assert taken.version == ws.store.data_version()
+        stored = state_from_storage(ws, NOW)
+        assert_same_users(taken, stored)
+        assert_same_items(taken, stored, engaged=all(w[0] != "events" for w in after))
 
 
 def _record(user_id: str, **attributes: Any) -> dict[str, Any]:

@@ -4,8 +4,9 @@ The batch build computes every user's aggregates, interests and memberships at o
 that, an event of user u changes only u's own view: the items u may no longer be offered, u's
 interests, u's aggregates and u's segment memberships, all recomputed from u's events (the
 batch ones plus those that arrived since) by the same functions the batch path uses, at the
-moment of the event. Figures that sum over many users (segment popularity, qualification)
-wait for the next rebuild, at most ``refresh_seconds`` later.
+moment of the event. Popularity, overall and per segment, moves with each user's events and
+memberships (``ranking.popularity``); the items of segments that take them from their
+members' behaviour wait for the next rebuild, at most ``refresh_seconds`` later.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from launchpoint.profiles.interests import decay, scale_row
+from launchpoint.ranking.popularity import count_change, joined_or_left, positive_of
 from launchpoint.ranking.signals import CONSUMED_TYPES, RATING_MIDPOINT
 from launchpoint.ranking.state import WorkspaceState
 from launchpoint.segments.compiler import NOW_KEY, Aggregate, affinity_key, segment_key
@@ -51,22 +53,27 @@ def take_events(state: WorkspaceState, rows: Iterable[Sequence[Any]], now: float
     """Take (user_id, item_id, type, value, ts) rows into ``state``. False, with nothing
     changed, when a row names a user the state does not know (a rebuild is needed)."""
     by_user: dict[int, list[UserEvent]] = {}
+    unknown: list[str] = []
     for user_id, item_id, kind, value, ts in rows:
         user = state.user_index.get(user_id)
         if user is None:
             return False
         item = state.item_index.get(item_id, -1) if item_id is not None else -1
+        if item < 0 and item_id is not None:
+            unknown.append(item_id)
         by_user.setdefault(user, []).append(UserEvent(item, kind, value, float(ts)))
+    state.unknown_items.update(unknown)
     for user, events in by_user.items():
-        overlay = state.overlays.get(user)
-        if overlay is None:
-            overlay = state.overlays[user] = UserOverlay()
+        overlay = _with_history(state, user)
+        touched = np.unique(np.fromiter((e.item for e in events if e.item >= 0), np.intp))
+        _, before = positive_of(state, user, touched)
         overlay.events.extend(events)
-        if overlay.history is not None:
-            overlay.history.extend(events)
-        if overlay.columns is not None:
-            overlay.columns = _with_columns(state, overlay.columns, events)
+        assert overlay.history is not None and overlay.columns is not None
+        overlay.history.extend(events)
+        overlay.columns = _with_columns(state, overlay.columns, events)
         overlay.consumed.update(e.item for e in events if e.item >= 0 and e.type in CONSUMED_TYPES)
+        # With the memberships the user had: a segment joined or left gets the whole row.
+        count_change(state, user, touched, before, positive_of(state, user, touched)[1])
         refresh_user(state, user, now)
     return True
 
@@ -96,20 +103,27 @@ def user_events(state: WorkspaceState, user: int) -> list[UserEvent]:
 def refresh_user(state: WorkspaceState, user: int, now: float) -> None:
     """Recompute the user's interests, aggregates and memberships from the user's events, as
     of ``now``. Also what keeps a user's windows sliding between rebuilds."""
-    overlay = state.overlays.get(user)
-    if overlay is None:
-        overlay = state.overlays[user] = UserOverlay()
-    if overlay.history is None:
-        overlay.history = user_events(state, user)
+    overlay = _with_history(state, user)
     events = overlay.history
-    if overlay.columns is None:
-        empty = (np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
-        overlay.columns = _with_columns(state, empty, events)
+    assert events is not None and overlay.columns is not None
     items, weights, ts = overlay.columns
     interest = interest_row(state, items, weights, ts, now, float(state.edits.reset_at[user]))
     overlay.affinity = state.with_edits(user, scale_row(interest))
     overlay.evaluated_at = now
     _refresh_memberships(state, user, events, now, overlay.affinity)
+
+
+def _with_history(state: WorkspaceState, user: int) -> UserOverlay:
+    """The user's overlay, holding all of the user's events and their columns."""
+    overlay = state.overlays.get(user)
+    if overlay is None:
+        overlay = state.overlays[user] = UserOverlay()
+    if overlay.history is None:
+        overlay.history = user_events(state, user)
+    if overlay.columns is None:
+        empty = (np.zeros(0, np.int32), np.zeros(0), np.zeros(0))
+        overlay.columns = _with_columns(state, empty, overlay.history)
+    return overlay
 
 
 def _with_columns(
@@ -196,6 +210,7 @@ def _refresh_memberships(
         if member != bool(segment.members[user]):
             segment.members[user] = member
             counted = segment.qualification.members + (1 if member else -1)
+            segment = joined_or_left(state, segment, user, member)
             by_id[segment_id] = replace(
                 segment, qualification=qualify(segment.spec, counted, segment.qualification.items)
             )

@@ -96,6 +96,9 @@ class WorkspaceState:
     # Which aggregates' conditions an event meets, per (aggregates, event type, item[, value]),
     # for the real-time path (see segments.realtime); valid for this state's catalogue.
     condition_memo: dict[tuple[Any, ...], tuple[int, ...]] = field(default_factory=dict)
+    # Item ids that events name but the catalogue does not hold (yet): an item created later
+    # with one of these ids has history a rebuild would read (see ranking.item_changes).
+    unknown_items: set[str] = field(default_factory=set)
 
     @property
     def user_fields(self) -> set[str]:
@@ -251,19 +254,10 @@ def build_state(
     available = np.fromiter((bool(r["available"]) for r in item_rows), bool, len(item_rows))
 
     categories = sorted({c for r in item_rows for c in r["categories"]})
-    cat_index = {c: k for k, c in enumerate(categories)}
-    rows_, cols_, vals_ = [], [], []
-    for i, r in enumerate(item_rows):
-        cats = r["categories"]
-        for c in cats:
-            rows_.append(i)
-            cols_.append(cat_index[c])
-            vals_.append(1.0 / len(cats))
-    item_categories = sparse.csr_matrix(
-        (vals_, (rows_, cols_)), shape=(len(item_rows), len(categories))
-    )
+    item_categories = category_matrix(item_rows, categories)
 
-    events = _event_columns(event_chunks, user_index, item_index, pace)
+    unknown_items: set[str] = set()
+    events = _event_columns(event_chunks, user_index, item_index, pace, unknown_items)
     n_users, n_items = len(user_ids), len(item_ids)
     weights = event_weights(events.types, events.type_code, events.value, signals.weights)
     edits = _profile_edits(user_records, user_index, profiles or {}, pace)
@@ -287,7 +281,7 @@ def build_state(
     popularity = np.asarray(positive.sum(axis=0)).ravel()
     pace()
     consents = [dict(u.get("consents") or {}) for u in _paced(user_records, pace)]
-    sensitive_items = _sensitive_items(item_rows)
+    sensitive_items = sensitive_topics(item_rows)
     pace()
     interest = interest_matrix(
         events.user,
@@ -328,12 +322,28 @@ def build_state(
         interest=interest,
         signals=signals,
         edits=edits,
+        unknown_items=unknown_items,
     )
     pace()
     state.segments = evaluate_segments(state, specs, pace)
     needs = {s.spec.id: set(s.user_rule.segments) for s in state.segments}
     state.segment_order = [sid for sid in evaluation_order(needs) if sid in needs]
     return state
+
+
+def category_matrix(
+    item_rows: Sequence[Mapping[str, Any]], categories: Sequence[str]
+) -> sparse.csr_matrix:
+    """items x categories: each item's categories, its row summing to 1."""
+    cat_index = {c: k for k, c in enumerate(categories)}
+    rows_, cols_, vals_ = [], [], []
+    for i, r in enumerate(item_rows):
+        cats = r["categories"]
+        for c in cats:
+            rows_.append(i)
+            cols_.append(cat_index[c])
+            vals_.append(1.0 / len(cats))
+    return sparse.csr_matrix((vals_, (rows_, cols_)), shape=(len(item_rows), len(categories)))
 
 
 def stated_interests(attributes: Mapping[str, Any]) -> frozenset[str]:
@@ -373,7 +383,7 @@ def _profile_edits(
     return ProfileEdits(edits.reset_at, removed, stated, frozenset(no_inferred))
 
 
-def _sensitive_items(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.NDArray[np.intp]]:
+def sensitive_topics(item_rows: Sequence[Mapping[str, Any]]) -> dict[str, npt.NDArray[np.intp]]:
     topics: dict[str, list[int]] = {}
     for i, row in enumerate(item_rows):
         for topic in row["sensitive"] or ():
@@ -393,7 +403,9 @@ def _event_columns(
     user_index: dict[str, int],
     item_index: dict[str, int],
     pace: Callable[[], None] = no_pace,
+    unknown_items: set[str] | None = None,
 ) -> EventColumns:
+    """``unknown_items``: filled with the item ids events name that ``item_index`` lacks."""
     types: dict[str, int] = {}
     parts: list[tuple[Any, ...]] = []
     for chunk in chunks:  # the store reads events in chunks of a few milliseconds' work
@@ -408,6 +420,10 @@ def _event_columns(
         v = np.fromiter((np.nan if r[3] is None else r[3] for r in chunk), np.float64, len(chunk))
         ts = np.fromiter((r[4] for r in chunk), np.float64, len(chunk))
         keep = u >= 0  # events of users that are not stored are not anyone's behaviour
+        if unknown_items is not None:
+            for n in np.flatnonzero(keep & (i < 0)).tolist():
+                if chunk[n][1] is not None:
+                    unknown_items.add(chunk[n][1])
         parts.append((u[keep], i[keep], k[keep], v[keep], ts[keep]))
     if not parts:
         empty = np.zeros(0)
@@ -476,7 +492,7 @@ def evaluate_segments(
         members = users.evaluate(user_rule, values)
         values[segment_key(segment_id)] = members.astype(np.float64)
         pace()
-        eligible = _eligible(state, spec, items.evaluate(item_rule), members)
+        eligible = segment_items(state, spec, items.evaluate(item_rule), members)
         pace()
         n_items = int((eligible & state.available).sum())
         row = qualify(spec, int(members.sum()), n_items)
@@ -489,7 +505,7 @@ def evaluate_segments(
     return out
 
 
-def _eligible(
+def segment_items(
     state: WorkspaceState, spec: SegmentSpec, by_rule: BoolArray, members: BoolArray
 ) -> BoolArray:
     """The segment's items: from its item rule, from its members' behaviour (the items they

@@ -87,7 +87,8 @@ class WorkspaceStore:
         return int(value or 0)
 
     # -- catalogue and users -------------------------------------------------------------
-    def upsert_items(self, records: Sequence[ItemIn]) -> int:
+    def upsert_items(self, records: Sequence[ItemIn]) -> tuple[int, int | None]:
+        """Create or replace items; how many were stored and the write's data version."""
         rows = {r.id: r for r in records}  # the last version of a repeated id wins
         now = time.time()
         values = [
@@ -106,8 +107,7 @@ class WorkspaceStore:
             for r in rows.values()
         ]
         columns = ("title", "text", "categories", "attributes", "available", "sensitive")
-        self._upsert(t.items, values, columns)
-        return len(values)
+        return len(values), self._upsert(t.items, values, columns)
 
     def upsert_users(self, records: Sequence[UserIn]) -> tuple[int, int | None]:
         """Create or replace users; a deleted (suppressed) user is not created again. Returns
@@ -348,8 +348,15 @@ class WorkspaceStore:
 
     def users_of(self, user_ids: Collection[str]) -> list[dict[str, Any]]:
         """The stored records of these users (those that exist), as ``iter_users`` gives."""
-        c = t.users.c
-        query = select(t.users).where(c.workspace_id == self.workspace_id, c.id.in_(list(user_ids)))
+        return self._rows_of(t.users, user_ids)
+
+    def items_of(self, item_ids: Collection[str]) -> list[dict[str, Any]]:
+        """The stored records of these items (those that exist), as ``iter_items`` gives."""
+        return self._rows_of(t.items, item_ids)
+
+    def _rows_of(self, table: Any, ids: Collection[str]) -> list[dict[str, Any]]:
+        c = table.c
+        query = select(table).where(c.workspace_id == self.workspace_id, c.id.in_(list(ids)))
         with self.db.read() as conn:
             return [dict(row) for row in conn.execute(query.order_by(c.id)).mappings()]
 

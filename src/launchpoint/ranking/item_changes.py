@@ -1,0 +1,185 @@
+"""Items created or changed after the build, taken into a serving state without a rebuild.
+
+Unlike users and events, which change rows of the state in place, an item write makes a new
+state: the catalogue's length is in every per-item array, and a request reading the state in
+another thread must not meet a catalogue half grown. The new state shares everything about
+users with the one it follows (rows, matrices, whose columns are widened without a copy of
+their entries, aggregates, memberships, overlays) and has its own catalogue: lists and index,
+availability, sensitive topics, item categories, popularity and each segment's items.
+
+A changed item can change what users' views are made of: its categories their interests,
+its fields the aggregates whose conditions read items. The users with events on such an item
+are recomputed by ``overlay.refresh_user``, as if their events had just arrived. So the new
+state holds what a rebuild from storage would, for every user and item; figures summed over
+many users (segment popularity) were already waiting for the next rebuild, as for events.
+
+Not taken in (``take_items`` returns None, and the caller rebuilds): a write that brings a
+category the state does not know (every user's interests would grow a column), a new item
+that events already name (stored before the item was: a rebuild reads them as the item's
+history), and a change that more than ``MAX_USERS_REFRESHED`` users' views depend on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from launchpoint.ranking.overlay import refresh_user
+from launchpoint.ranking.state import (
+    SegmentState,
+    WorkspaceState,
+    category_matrix,
+    item_row,
+    segment_items,
+    sensitive_topics,
+)
+from launchpoint.segments.batch import RuleBatch
+from launchpoint.segments.qualification import qualify
+
+# A changed item whose users are more than this is cheaper to rebuild from (each user's view
+# is recomputed from all of its events: about a millisecond for a user with a long history).
+MAX_USERS_REFRESHED = 2000
+
+# What a user-independent state cache is called, kept as is in the new state.
+_USER_CACHES = ("events_by_user", "category_interest")
+
+
+def take_items(
+    state: WorkspaceState, records: Sequence[Mapping[str, Any]], now: float
+) -> WorkspaceState | None:
+    """A new state: ``state`` with stored item ``records`` (as ``WorkspaceStore.iter_items``
+    gives them) created or replaced; None when the write cannot be taken in (module doc).
+    Users whose views depend on a changed item are recomputed as of ``now``, in the new
+    state; ``state`` itself is not changed, save for the users' overlays and memberships,
+    which both share."""
+    known = set(state.categories)
+    if any(c not in known for r in records for c in r["categories"]):
+        return None
+    new_ids = [r["id"] for r in records if r["id"] not in state.item_index]
+    if len(set(new_ids)) != len(new_ids) or any(i in state.unknown_items for i in new_ids):
+        return None
+    n_old, k = len(state.item_ids), len(new_ids)
+    item_ids = [*state.item_ids, *new_ids]
+    item_index = dict(state.item_index)
+    item_index.update((item_id, n_old + n) for n, item_id in enumerate(new_ids))
+    item_rows = [*state.item_rows, *({} for _ in new_ids)]
+    available = np.concatenate((state.available, np.zeros(k, dtype=bool)))
+    changed: list[int] = []  # items the state held, written again
+    recategorised: list[int] = []
+    for record in records:
+        item = item_index[record["id"]]
+        row = item_rows[item] = item_row(record, state.now)
+        available[item] = bool(row["available"])
+        if item < n_old:
+            changed.append(item)
+            if row["categories"] != state.item_rows[item]["categories"]:
+                recategorised.append(item)
+    refresh = _users_to_refresh(state, changed, recategorised)
+    if refresh is None:
+        return None
+    item_categories = (
+        category_matrix(item_rows, state.categories)
+        if k or recategorised
+        else state.item_categories
+    )
+    popularity = np.concatenate((state.popularity, np.zeros(k)))
+    new = replace(
+        state,
+        item_ids=item_ids,
+        item_index=item_index,
+        item_rows=item_rows,
+        available=available,
+        sensitive_items=sensitive_topics(item_rows),
+        item_categories=item_categories,
+        interactions=_widened(state.interactions, k),
+        consumed=_widened(state.consumed, k),
+        positive=_widened(state.positive, k),
+        popularity=popularity,
+        top_popularity=float(popularity[available].max(initial=0.0)),
+        condition_memo={},  # its entries are per item, and items changed
+    )
+    _carry_caches(state, new, k)
+    written = np.array([item_index[r["id"]] for r in records], dtype=np.intp)
+    new.segments = [_segment(new, s, written, bool(changed)) for s in state.segments]
+    for user in refresh:
+        refresh_user(new, user, now)
+    return new
+
+
+def _users_to_refresh(
+    state: WorkspaceState, changed: list[int], recategorised: list[int]
+) -> list[int] | None:
+    """Users with events on a changed item that their view depends on: every changed item
+    when an aggregate's condition reads items, else those whose categories changed; None
+    when there are too many."""
+    reads_items = any(
+        aggregate.condition is not None
+        for segment in state.segments
+        for aggregate in segment.user_rule.aggregates
+    )
+    items = changed if reads_items else recategorised
+    if not items:
+        return []
+    events = state.events
+    users = set(np.unique(events.user[np.isin(events.item, items)]).tolist())
+    watched = set(items)
+    for user, overlay in state.overlays.items():  # events arrived since the build
+        if user not in users and any(e.item in watched for e in overlay.events):
+            users.add(user)
+    return sorted(users) if len(users) <= MAX_USERS_REFRESHED else None
+
+
+def _widened(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    """``matrix`` with ``k`` empty columns on its right, sharing its entries."""
+    rows, columns = matrix.shape
+    return sparse.csr_matrix(
+        (matrix.data, matrix.indices, matrix.indptr), shape=(rows, columns + k), copy=False
+    )
+
+
+def _carry_caches(old: WorkspaceState, new: WorkspaceState, k: int) -> None:
+    """What ``old`` made on first use, in ``new`` too: a new state is warm from its start."""
+    cached, made = old.__dict__, new.__dict__
+    for name in _USER_CACHES:
+        if name in cached:
+            made[name] = cached[name]
+    if "item_norms" in cached:  # a new item has no interactions yet
+        made["item_norms"] = np.concatenate((cached["item_norms"], np.zeros(k)))
+    if "item_categories_by_column" in cached:
+        made["item_categories_by_column"] = sparse.csc_matrix(new.item_categories)
+
+
+def _segment(
+    state: WorkspaceState, segment: SegmentState, written: np.ndarray, changed: bool
+) -> SegmentState:
+    """The segment in the new catalogue: written items' eligibility by its item rule, its
+    members' items worked out again when they may have changed, its qualification."""
+    spec, rule = segment.spec, segment.item_rule
+    k = len(state.item_ids) - len(segment.eligible)
+    if spec.items_from == "rule":
+        eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
+        for item in written.tolist():
+            eligible[item] = rule.matches(state.item_rows[item])
+    elif changed:  # an item's availability or rule may have changed which items lead
+        both = spec.items_from == "both"  # else the rule is not read
+        by_rule = (
+            RuleBatch(state.item_rows, "items").evaluate(rule)
+            if both
+            else np.ones(len(state.item_ids), dtype=bool)
+        )
+        eligible = segment_items(state, spec, by_rule, segment.members)
+    else:  # new items have no engagement yet: the segment's items stay
+        eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
+    popularity = np.concatenate((segment.popularity, np.zeros(k)))
+    offered = eligible & state.available
+    return replace(
+        segment,
+        eligible=eligible,
+        popularity=popularity,
+        top_popularity=float(popularity[offered].max(initial=0.0)),
+        qualification=qualify(spec, segment.qualification.members, int(offered.sum())),
+    )
