@@ -1,14 +1,16 @@
-"""What this process's own writes about users cost the next page: a new user's first event,
-a user created or changed through the users API, and a user's profile edits (an interest
-removed, consents). Each is now taken into the serving state in place; before, each marked
-the state stale and the next request rebuilt it from storage.
+"""What this process's own writes about users and items cost the next page: a new user's
+first event, a user created or changed through the users API, a user's profile edits (an
+interest removed, consents), an item created or changed through the items API. Each is now
+taken into the serving state (users in place, items into a new state sharing the users'
+side); before, each marked the state stale and the next request rebuilt it from storage.
 
 For each kind of write, in one process on the same data: N writes, each followed by the
 written user's home page (3 ribbons x 10 cards, every guardrail on), timed from the write's
-call to the page's return; then the same write followed by what the previous version did
-(the state marked stale, so the page rebuilds it), a few times, as the peer. The rebuild
-path is the one the engine still takes for other writes (items, segments, settings), so it
-is the previous behaviour, measured, not a figure carried over.
+call to the page's return (an item write's page is a random user's); then the same write
+followed by what the previous version did (the state marked stale, so the page rebuilds
+it), a few times, as the peer. The rebuild path is the one the engine still takes for other
+writes (segments, settings, bulk loads), so it is the previous behaviour, measured, not a
+figure carried over.
 
 On ml-latest-small (the default) or on generated data at 1M users x 100k items
 (``--generated``, serving_scale.py's data; minutes to generate and load, about 90 s per
@@ -45,7 +47,7 @@ from ribbons_latency import (
     settle_serving_arguments,
 )
 
-from launchpoint.domain import EventIn, UserIn
+from launchpoint.domain import EventIn, ItemIn, UserIn
 from launchpoint.engine import Launchpoint, WorkspaceEngine
 from launchpoint.ranking.pipeline import RibbonRequest
 
@@ -96,12 +98,32 @@ def _consents(ws: WorkspaceEngine, n: int, rng: np.random.Generator) -> str:
     return user
 
 
+def _item_created(ws: WorkspaceEngine, n: int, rng: np.random.Generator) -> str:
+    state = ws.state()
+    category = state.categories[int(rng.integers(len(state.categories)))]
+    ws.add_items(
+        [ItemIn(id=f"new-{uuid.uuid4().hex[:8]}", title=f"New {n}", categories=[category])]
+    )
+    return _existing(ws, rng)
+
+
+def _item_changed(ws: WorkspaceEngine, n: int, rng: np.random.Generator) -> str:
+    """An item taken off sale, or put back (every other write)."""
+    state = ws.state()
+    record = ws.store.get_item(state.item_ids[int(rng.integers(len(state.item_ids)))]) or {}
+    fields = ("id", "title", "text", "categories", "attributes", "sensitive", "created_at")
+    ws.add_items([ItemIn(**{k: record[k] for k in fields}, available=bool(n % 2))])
+    return _existing(ws, rng)
+
+
 WRITES: dict[str, Write] = {
     "new user's first event": _first_event,
     "user created (users API)": _user_created,
     "user changed (users API)": _user_changed,
     "interest removed (profile)": _interest_removed,
     "consents changed (profile)": _consents,
+    "item created (items API)": _item_created,
+    "item changed (items API)": _item_changed,
 }
 
 
@@ -131,7 +153,7 @@ def measure(dataset: Dataset, db: Any, args: argparse.Namespace, figures: dict[s
                 t = time.perf_counter()
                 page(write(ws, n, rng))
                 taken.append(time.perf_counter() - t)
-                rebuilds += ws.state() is not serving
+                rebuilds += ws.state().built_at != serving.built_at
             before = []
             # What these writes did before: the state marked stale, not taken in, so the
             # next request rebuilds it.
@@ -181,9 +203,9 @@ def load_generated(db: Any, args: argparse.Namespace) -> Dataset:
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="A write about a user (first event, users API, profile edits) and that "
-        "user's next page: taken into the serving state in place, against the rebuild each "
-        "write made before. Prints a table, then one JSON line.",
+        description="A write about a user (first event, users API, profile edits) or an item "
+        "(items API) and the next page: taken into the serving state, against the rebuild "
+        "each write made before. Prints a table, then one JSON line.",
     )
     add_serving_arguments(parser)
     parser.add_argument("--writes", type=int, default=50, help="Writes per kind, taken in.")
