@@ -234,14 +234,18 @@ class StateOperations:
         if len(item_ids) > TAKE_IN_ROWS:
             self._stale = True  # a catalogue load: the next request rebuilds
             return
-        before = self._state
-        self._take_in_write(_Taken(version, items=self.store.items_of(set(item_ids))), False)
-        serving = self._state
-        if serving is not None and serving is not before and not self._stale:
-            self._prepare(serving, self._surfaces)
-            self._serve_only(serving)
-            if self.owns_heap:
-                set_aside()
+        records = self.store.items_of(set(item_ids))
+        # A state's worth of small objects is made (the guardrails' catalogue): with full
+        # collections held, as for a build (on ml-latest-small, 20 ms against 160-180 ms).
+        with full_collections_held():
+            before = self._state
+            self._take_in_write(_Taken(version, items=records), False)
+            serving = self._state
+            if serving is not None and serving is not before and not self._stale:
+                self._prepare(serving, self._surfaces)
+                self._serve_only(serving)
+                if self.owns_heap:
+                    set_aside()
 
     def _records_of(self, user_ids: set[str]) -> tuple[Records, Profiles]:
         """The users' stored records and profile edits, as a build reads them."""
