@@ -144,6 +144,8 @@ def measure(dataset: Dataset, db: Any, args: argparse.Namespace, figures: dict[s
         page(_existing(ws, rng))  # the first page's structures, made once
         rows: list[list[Any]] = []
         for name, write in WRITES.items():
+            if args.only and not any(word in name for word in args.only):
+                continue
             # As a server's state is, at its start and before a state built beside it serves
             # (the rebuilds below are on the request path, as before, and are not).
             ws.warm()
@@ -220,6 +222,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=1_000_000, help="With --generated.")
     parser.add_argument("--items", type=int, default=100_000, help="With --generated.")
     parser.add_argument("--events", type=int, default=15_000_000, help="With --generated.")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="WORD",
+        help="Only the kinds of write whose name has one of these words (e.g. item).",
+    )
     parser.add_argument("--movielens", type=Path, default=MOVIELENS_SMALL)
     parser.add_argument("--segments", type=Path, default=ML_SEGMENTS)
     args = settle_serving_arguments(parser, parser.parse_args(argv), argv)
