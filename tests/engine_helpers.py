@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from launchpoint.engine import Launchpoint, WorkspaceEngine
+from launchpoint.ranking.guardrails.catalogue import Catalogue, ItemLabels
 from launchpoint.ranking.overlay import user_events
 from launchpoint.ranking.state import WorkspaceState
 from launchpoint.segments.compiler import NOW_KEY
@@ -113,6 +114,28 @@ def assert_same_items(a: WorkspaceState, b: WorkspaceState, *, engaged: bool = T
             assert s.qualification.items == t.qualification.items, s.spec.id
             assert s.qualification.qualifies == t.qualification.qualifies, s.spec.id
             np.testing.assert_allclose(s.top_popularity, t.top_popularity, atol=1e-9)
+
+
+def assert_same_catalogue(a: Catalogue, b: Catalogue) -> None:
+    """The guardrails' catalogues ``a`` (kept up to date) and ``b`` (made afresh) agree."""
+    assert list(a.item_ids) == list(b.item_ids) and dict(a.item_index) == dict(b.item_index)
+    assert a.created_at.tolist() == b.created_at.tolist()
+    assert a.by_creation.tolist() == b.by_creation.tolist()
+    for x, y in ((a.categories, b.categories), (a.topics, b.topics)):
+        assert _labels(x) == _labels(y)
+
+
+def _labels(labels: ItemLabels) -> tuple[Any, ...]:
+    bits = None if labels.bits is None else (labels.bits.dtype, labels.bits.tolist())
+    by_label = [items.tolist() for items in labels.by_label]
+    return (
+        labels.names,
+        labels.indptr.tolist(),
+        labels.indices.tolist(),
+        labels.lists,
+        bits,
+        by_label,
+    )
 
 
 def _ids(state: WorkspaceState, items: Any) -> list[str]:

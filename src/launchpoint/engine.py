@@ -244,12 +244,26 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
 
     def _prepare(self, state: WorkspaceState, surfaces: Mapping[str, SurfaceSpec]) -> None:
         """What ``warm`` does, for a state built beside the serving one, before it serves."""
-        tools = self._prepared = ServingTools.for_state(state)
+        prepared = self._prepared
+        if prepared is None or prepared.state is not state:
+            prepared = ServingTools.for_state(state)
+        tools = self._prepared = prepared
         self.pace.tick()  # it is built beside the state serving: requests first
         model = self.models.active()
         relevance = Relevance(state, model.for_state(state) if model else None, self._retrieval())
         self.pace.tick()
         self._warm(state, tools, relevance, surfaces.get("home", DEFAULT_SURFACE))
+
+    def _prepare_items(
+        self, before: WorkspaceState, state: WorkspaceState, written: Sequence[int]
+    ) -> None:
+        """``_prepare`` for ``state``, made from ``before`` by taking the ``written`` items
+        in: the guardrails' catalogue is ``before``'s with those items' entries made again."""
+        for tools in (self._tools, self._prepared):
+            if tools is not None and tools.state is before:
+                self._prepared = tools.with_items(state, written)
+                break
+        self._prepare(state, self._surfaces)
 
     def _serve_only(self, state: WorkspaceState) -> None:
         prepared = self._prepared

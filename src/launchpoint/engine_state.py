@@ -87,6 +87,8 @@ class StateOperations:
     # Makes what serving reads for a state (guardrail tools, the model aligned with it, the
     # structures its first request would make) before it takes over.
     _prepare: Callable[[WorkspaceState, Mapping[str, SurfaceSpec]], None]
+    # ``_prepare`` for a state made from another by taking items in (those at the indices).
+    _prepare_items: Callable[[WorkspaceState, WorkspaceState, Sequence[int]], None]
     # Lets go of what was made for states other than the one serving, so they are freed.
     _serve_only: Callable[[WorkspaceState], None]
 
@@ -241,8 +243,9 @@ class StateOperations:
             before = self._state
             self._take_in_write(_Taken(version, items=records), False)
             serving = self._state
-            if serving is not None and serving is not before and not self._stale:
-                self._prepare(serving, self._surfaces)
+            if serving is not None and before is not None and serving is not before:
+                written = [serving.item_index[r["id"]] for r in records]
+                self._prepare_items(before, serving, written)
                 self._serve_only(serving)
                 if self.owns_heap:
                     set_aside()

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.engine import Launchpoint, WorkspaceEngine
+from launchpoint.ranking.guardrails.catalogue import Catalogue
 from launchpoint.ranking.item_changes import take_items
 from launchpoint.ranking.state import WorkspaceState, build_state
 from launchpoint.settings import Settings
 from tests.engine_helpers import (
+    assert_same_catalogue,
     assert_same_items,
     assert_same_users,
     scratch_launchpoint,
@@ -132,6 +134,8 @@ def test_taking_items_in_equals_rebuilding(
         stored = state_from_storage(ws, NOW)
         engaged = all(write[0] == "item" for write in after)
         assert_same_items(taken, stored, engaged=engaged)
+        _, tools, _ = ws._serving(None)  # the guardrails' catalogue, kept up to date
+        assert_same_catalogue(tools.catalogue, Catalogue.from_state(taken))
         assert_same_users(taken, stored)
 
 

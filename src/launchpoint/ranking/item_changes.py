@@ -92,13 +92,14 @@ def take_items(
     remade = [*recategorised, *range(n_old, n_old + k)]
     item_categories = _with_rows(state.item_categories, item_rows, remade, state.categories)
     popularity = np.concatenate((state.popularity, np.zeros(k)))
+    written = np.array([item_index[r["id"]] for r in records], dtype=np.intp)
     new = replace(
         state,
         item_ids=item_ids,
         item_index=item_index,
         item_rows=item_rows,
         available=available,
-        sensitive_items=sensitive_topics(item_rows),
+        sensitive_items=_topics(state, item_rows, written),
         item_categories=item_categories,
         interactions=_widened(state.interactions, k),
         consumed=_widened(state.consumed, k),
@@ -108,7 +109,6 @@ def take_items(
         condition_memo=_memo_without(state.condition_memo, set(reread)),
     )
     _carry_caches(state, new, k)
-    written = np.array([item_index[r["id"]] for r in records], dtype=np.intp)
     new.segments = [_segment(new, s, written, bool(changed)) for s in state.segments]
     for user in refresh:
         refresh_user(new, user, now)
@@ -178,6 +178,19 @@ def _memo_without(
     if not items:
         return memo
     return {key: hits for key, hits in memo.items() if key[2] not in items}
+
+
+def _topics(
+    state: WorkspaceState, item_rows: Sequence[Mapping[str, Any]], written: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Sensitive topic -> its items: the state's own when no written item's labels changed
+    (a new item without any included), else made again (a pass over the catalogue)."""
+    n_old = len(state.item_rows)
+    for item in written.tolist():
+        was = state.item_rows[item]["sensitive"] if item < n_old else ()
+        if list(item_rows[item]["sensitive"] or ()) != list(was or ()):
+            return sensitive_topics(item_rows)
+    return state.sensitive_items
 
 
 def _widened(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:

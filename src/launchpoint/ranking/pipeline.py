@@ -63,6 +63,10 @@ class ServingTools:
     def for_state(cls, state: WorkspaceState) -> ServingTools:
         return cls(state, Catalogue.from_state(state))
 
+    def with_items(self, state: WorkspaceState, written: Sequence[int]) -> ServingTools:
+        """For ``state``, made from this one's by taking the ``written`` items in."""
+        return ServingTools(state, self.catalogue.with_items(state, written))
+
     def chain(self, surface_id: str, surface: SurfaceSpec) -> GuardrailChain:
         chain = self.chains.get(surface_id)
         if chain is None or chain.config != surface.guardrails:
