@@ -97,6 +97,29 @@ def test_events_are_taken_in_without_rebuilding(shop: TestClient) -> None:
     assert ws.state() is state
 
 
+def test_items_written_through_the_api_change_the_next_page_without_a_rebuild(
+    shop: TestClient,
+) -> None:
+    lp: Launchpoint = shop.app.state.launchpoint  # type: ignore[attr-defined]
+    ws = lp.workspace()
+    first, second = cards(shop, "u")[:2]
+    built = ws.state().built_at
+
+    def item(item_id: str, **fields: Any) -> None:
+        body = {"id": item_id, "title": item_id, "categories": [item_id[0]], **fields}
+        post(shop, "/v1/items/batch", {"items": [body]})
+
+    item(first, available=False)
+    assert first not in cards(shop, "u")  # off sale: gone at once
+    item(second, sensitive=["gambling"])
+    assert second not in cards(shop, "u")  # u did not consent to the topic
+    item(first)
+    assert first in cards(shop, "u")  # back on sale
+    item("a99", created_at=time.time())
+    assert "a99" in cards(shop, "u", 40)  # a new item is served (cold: no popularity yet)
+    assert ws.state().built_at == built  # every write taken in, none rebuilt
+
+
 def test_a_user_the_state_does_not_know_yet_is_picked_up_without_rebuilding(
     shop: TestClient,
 ) -> None:

@@ -109,7 +109,7 @@ def take_items(
         condition_memo=_memo_without(state.condition_memo, set(reread)),
     )
     _carry_caches(state, new, k)
-    new.segments = [_segment(new, s, written, bool(changed)) for s in state.segments]
+    new.segments = [_segment(new, state, s, written) for s in state.segments]
     for user in refresh:
         refresh_user(new, user, now)
     return new
@@ -180,6 +180,25 @@ def _memo_without(
     return {key: hits for key, hits in memo.items() if key[2] not in items}
 
 
+def _lead_may_change(
+    state: WorkspaceState,
+    before: WorkspaceState,
+    rule: Any,
+    written: np.ndarray,
+    *,
+    both: bool,
+) -> bool:
+    """Whether the items a segment's members engaged with most, among those available (and
+    its rule's, ``both``), may differ: an item they held changed availability, or rule
+    result. A new item has no engagement yet."""
+    held = written[written < len(before.item_ids)]
+    if bool((state.available[held] != before.available[held]).any()):
+        return True
+    return both and any(
+        rule.matches(state.item_rows[i]) != rule.matches(before.item_rows[i]) for i in held.tolist()
+    )
+
+
 def _topics(
     state: WorkspaceState, item_rows: Sequence[Mapping[str, Any]], written: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -214,26 +233,24 @@ def _carry_caches(old: WorkspaceState, new: WorkspaceState, k: int) -> None:
 
 
 def _segment(
-    state: WorkspaceState, segment: SegmentState, written: np.ndarray, changed: bool
+    state: WorkspaceState, before: WorkspaceState, segment: SegmentState, written: np.ndarray
 ) -> SegmentState:
-    """The segment in the new catalogue: written items' eligibility by its item rule, its
-    members' items worked out again when they may have changed, its qualification."""
+    """The segment in ``state``, the catalogue of ``before`` with the ``written`` items:
+    their eligibility by its item rule, or its members' items worked out again when the
+    written items may change which lead; its qualification."""
     spec, rule = segment.spec, segment.item_rule
     k = len(state.item_ids) - len(segment.eligible)
+    eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
     if spec.items_from == "rule":
-        eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
         for item in written.tolist():
             eligible[item] = rule.matches(state.item_rows[item])
-    elif changed:  # an item's availability or rule may have changed which items lead
-        both = spec.items_from == "both"  # else the rule is not read
+    elif _lead_may_change(state, before, rule, written, both=spec.items_from == "both"):
         by_rule = (
             RuleBatch(state.item_rows, "items").evaluate(rule)
-            if both
-            else np.ones(len(state.item_ids), dtype=bool)
+            if spec.items_from == "both"
+            else np.ones(len(state.item_ids), dtype=bool)  # not read
         )
         eligible = segment_items(state, spec, by_rule, segment.members)
-    else:  # new items have no engagement yet: the segment's items stay
-        eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
     popularity = np.concatenate((segment.popularity, np.zeros(k)))
     offered = eligible & state.available
     return replace(

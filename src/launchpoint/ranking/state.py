@@ -411,8 +411,8 @@ def _event_columns(
     for chunk in chunks:  # the store reads events in chunks of a few milliseconds' work
         pace()
         u = np.fromiter((user_index.get(r[0], -1) for r in chunk), np.int32, len(chunk))
-        i = np.fromiter(
-            (item_index.get(r[1], -1) if r[1] is not None else -1 for r in chunk),
+        i = np.fromiter(  # -1: no item; -2: an item the catalogue does not hold
+            (item_index.get(r[1], -2) if r[1] is not None else -1 for r in chunk),
             np.int32,
             len(chunk),
         )
@@ -420,10 +420,11 @@ def _event_columns(
         v = np.fromiter((np.nan if r[3] is None else r[3] for r in chunk), np.float64, len(chunk))
         ts = np.fromiter((r[4] for r in chunk), np.float64, len(chunk))
         keep = u >= 0  # events of users that are not stored are not anyone's behaviour
-        if unknown_items is not None:
-            for n in np.flatnonzero(keep & (i < 0)).tolist():
-                if chunk[n][1] is not None:
-                    unknown_items.add(chunk[n][1])
+        unknown = i == -2
+        if unknown.any():
+            if unknown_items is not None:
+                unknown_items.update(chunk[n][1] for n in np.flatnonzero(keep & unknown).tolist())
+            i[unknown] = -1
         parts.append((u[keep], i[keep], k[keep], v[keep], ts[keep]))
     if not parts:
         empty = np.zeros(0)
