@@ -215,16 +215,44 @@ def test_events_stored_before_during_and_after_the_snapshot_are_each_taken_in_on
     assert sum(len(user_events(new, u)) for u in range(4)) == ws.store.stats()["events"]
 
 
-def test_a_write_that_makes_the_state_stale_during_a_build_discards_it(
+def test_a_write_not_taken_in_during_a_build_waits_for_it_then_builds_beside(
     lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws = lp.workspace()
     old = ws.state()
     with HeldBuild(ws, monkeypatch) as build:
-        ws.put_signals({"like": 7.0}, 10.0)
-    assert build.result == [False]
-    assert ws._state is old  # not swapped in: it has the old signals
-    assert ws.state().signals.weights["like"] == 7.0  # the next request builds it, as before
+        writer = threading.Thread(target=ws.put_signals, args=({"like": 7.0}, 10.0))
+        writer.start()
+        time.sleep(0.05)
+        assert writer.is_alive()  # the build running may not hold the write: it waits
+        assert ws.state() is old  # requests are answered meanwhile
+    writer.join(10)
+    assert build.result == [True]  # the held build took over, then the writer's
+    new = ws.state()
+    assert new is ws._state and new.signals.weights["like"] == 7.0
+    assert new.version == ws.store.data_version()
+
+
+def test_a_write_not_taken_in_is_built_beside_while_requests_are_answered(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    served: list[WorkspaceState] = []
+    prepare = ws._prepare
+
+    def during(state: WorkspaceState, surfaces: Any) -> None:
+        served.append(ws.state())  # a request while the writer's build is made
+        prepare(state, surfaces)
+
+    monkeypatch.setattr(ws, "_prepare", during)
+    ws.put_signals({"like": 7.0}, 10.0)  # returns once the new state serves
+    assert served == [old]
+    assert ws._state is not old and ws._state.signals.weights["like"] == 7.0
+    lp.schedule(False)
+    ws.put_signals({"like": 6.0}, 10.0)  # without a schedule: the next request rebuilds
+    assert ws._state.signals.weights["like"] == 7.0 and ws._stale
+    assert ws.state().signals.weights["like"] == 6.0
 
 
 def test_items_written_during_a_build_are_taken_in_and_into_the_new_state(
@@ -416,7 +444,7 @@ def test_a_replaced_state_and_one_not_kept_are_freed(
     def remembered(state: WorkspaceState, surfaces: Any) -> None:
         made.append(weakref.ref(state))
         prepare(state, surfaces)
-        ws.put_signals({"like": 7.0}, 10.0)  # makes it stale
+        ws._mark_stale()  # as a write meanwhile could (without a schedule)
 
     monkeypatch.setattr(ws, "_prepare", remembered)
     assert not ws.build_beside()

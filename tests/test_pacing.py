@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 
@@ -66,3 +67,36 @@ def test_a_request_that_fails_is_no_longer_counted() -> None:
     with pytest.raises(ValueError), pace.request():
         raise ValueError("bad input")
     assert pace.in_flight == 0
+
+
+def test_a_request_waiting_for_its_own_build_is_not_given_way_to() -> None:
+    pace = RequestsFirst()
+    with pace.waiting():  # outside a counted request: nothing to set aside
+        assert pace.in_flight == 0
+    with pace.request():
+        assert pace.in_flight == 1
+        with pace.waiting():  # a write's request, waiting for the build it called for
+            assert pace.in_flight == 0
+            time.sleep(2 * SLICE)
+            started = time.perf_counter()
+            pace.tick()
+            assert time.perf_counter() - started < MOST / 2  # the build did not wait
+        assert pace.in_flight == 1
+    assert pace.in_flight == 0
+
+
+def test_the_request_followed_into_its_handler_s_thread_is_the_one_set_aside() -> None:
+    """A handler runs in a thread of the pool, with its request's context."""
+    pace = RequestsFirst()
+    seen: list[int] = []
+
+    def handler() -> None:
+        with pace.waiting():
+            seen.append(pace.in_flight)
+
+    with pace.request():
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(handler,))
+        thread.start()
+        thread.join(10)
+    assert seen == [0] and pace.in_flight == 0

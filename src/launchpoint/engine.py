@@ -89,7 +89,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
             store,
             self.people,
             self.state,
-            self._mark_stale,
+            self._rebuild_for_write,
             self._users_written,
             clock,
             self.exposures.flush,
@@ -152,7 +152,7 @@ class WorkspaceEngine(StateOperations, SegmentOperations):
         self.people.save_setting(
             "signals", {"weights": dict(weights), "half_life_days": half_life_days}
         )
-        self._stale = True
+        self._rebuild_for_write()
         return self.signals()
 
     def onboarding(self) -> Onboarding:

@@ -48,6 +48,7 @@ class SegmentOperations:
 
     store: WorkspaceStore
     _stale: bool
+    _rebuild_for_write: Callable[[], None]
     _surfaces: dict[str, SurfaceSpec]
 
     state: Callable[..., WorkspaceState]  # the engine's serving state
@@ -149,7 +150,7 @@ class SegmentOperations:
             )
         before = {spec.id for spec, _ in self.store.list_segments()}
         changed = set(self.store.save_config(config.segments, config.surfaces, actor=actor))
-        self._stale = True
+        self._rebuild_for_write()
         ids = [s.id for s in config.segments]
         return ApplyResult(
             created=[i for i in ids if i in changed and i not in before],
@@ -163,7 +164,7 @@ class SegmentOperations:
     def put_segment(self, spec: SegmentSpec, actor: str = "") -> int:
         self.validate_segments([spec])
         self.store.save_segments([spec], actor=actor)
-        self._stale = True
+        self._rebuild_for_write()
         return self.segment(spec.id)[1]
 
     def history(self, segment_id: str) -> list[dict[str, Any]]:

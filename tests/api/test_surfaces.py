@@ -50,6 +50,9 @@ def shop(client: TestClient) -> TestClient:
         for item in ("jazz0", "jazz1", f"rock{n % 3}"):
             events.append({"user_id": f"u{n}", "item_id": item, "type": "save", "timestamp": now})
     call(client, "POST", "/v1/events/batch", {"events": events}, 201)
+    # Co-occurrence (related items without a model) is counted when the state is built, as
+    # the server's schedule does every refresh_seconds; events are taken in meanwhile.
+    client.app.state.launchpoint.refresh()  # type: ignore[attr-defined]
     return client
 
 
