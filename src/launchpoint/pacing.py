@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -34,6 +34,10 @@ class RequestsFirst:
         # of polling, each poll of which took the interpreter from the request being served.
         self._idle = threading.Condition()
         self._worked_from = time.perf_counter()
+        # Set by a server (``api.pacing.lend_threads``): gives its request thread pool one
+        # thread more (+1) or back (-1), so a request waiting for a build does not keep
+        # the other requests from a thread meanwhile.
+        self.lend: Callable[[int], None] | None = None
 
     @contextmanager
     def request(self) -> Iterator[None]:
@@ -51,14 +55,21 @@ class RequestsFirst:
     def waiting(self) -> Iterator[None]:
         """Around a request's own wait for a build beside the serving state (a write the
         state is rebuilt for, built in the writer's thread): meanwhile the request is not
-        being served, and the build must not give way to it, as it did, 20 ms a tick."""
+        being served, so the build does not give way to it (it did, 20 ms a tick), and the
+        server's thread pool has a thread more for the others (with one request thread, the
+        default, every page waited for the writer's build, 3 s on ml-latest-small)."""
         if not _COUNTED.get():
             yield
             return
         self._leave()
+        lend = self.lend
+        if lend is not None:
+            lend(1)
         try:
             yield
         finally:
+            if lend is not None:
+                lend(-1)
             with self._idle:
                 self._in_flight += 1
 

@@ -19,7 +19,7 @@ from launchpoint.api.auth import authorize_route, install_auth
 from launchpoint.api.errors import install_error_handlers
 from launchpoint.api.fast_path import ServingFastPath
 from launchpoint.api.limits import BodySizeLimit
-from launchpoint.api.pacing import CountRequests
+from launchpoint.api.pacing import CountRequests, lend_threads
 from launchpoint.api.routes import ROUTERS
 from launchpoint.engine import Launchpoint
 from launchpoint.heap import settle_heap
@@ -66,7 +66,10 @@ def create_app(
         # ml-latest-small with the hybrid, 2 threads cost 7.7 ms of CPU a request, 1 thread
         # 5.1 ms. More cores are for more processes (serve --workers N).
         threads = lp.settings.request_threads or os.cpu_count() or 1
-        to_thread.current_default_thread_limiter().total_tokens = threads
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = threads
+        # A write's request waiting for the state it called for lends its thread meanwhile.
+        lp.pace.lend = lend_threads(limiter)
         if lp.settings.warm_start:
             # Before the first request is taken: each of `serve --workers N` accepts
             # connections only once its own state is built.
@@ -82,6 +85,7 @@ def create_app(
         lp.schedule(True, owns_heap=owns_heap)  # later states are set aside as they serve
         yield
         lp.schedule(False)
+        lp.pace.lend = None
         task.cancel()
         blas.restore_original_limits()
         if launchpoint is None:

@@ -5,6 +5,9 @@ the requests they give way to are the app's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from anyio import CapacityLimiter, from_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from launchpoint.pacing import RequestsFirst
@@ -23,3 +26,17 @@ class CountRequests:
             return
         with self.pace.request():
             await self.app(scope, receive, send)
+
+
+def lend_threads(limiter: CapacityLimiter) -> Callable[[int], None]:
+    """``RequestsFirst.lend`` for the app's request thread pool (``limiter``, the default
+    one, which sync routes and the fast path run in): called from a request's own thread, it
+    changes the pool's size in the event loop, which the limiter must be changed from."""
+
+    def lend(change: int) -> None:
+        def resize() -> None:
+            limiter.total_tokens = max(1, int(limiter.total_tokens) + change)
+
+        from_thread.run_sync(resize)
+
+    return lend
