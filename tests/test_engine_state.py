@@ -270,6 +270,8 @@ def test_items_written_during_a_build_are_taken_in_and_into_the_new_state(
     assert new is ws._state and new is not serving  # the build took over, with both writes
     assert new.version == ws.store.data_version()
     assert_same_items(new, state_from_storage(ws, new.now))
+    prepared = ws._prepared  # made ready by the build, not left to the first request
+    assert prepared is not None and prepared.state is new
 
 
 def test_on_a_schedule_requests_do_not_rebuild_for_age(lp: Launchpoint, clock: Clock) -> None:

@@ -363,6 +363,11 @@ class StateOperations:
                     built = self._read_and_build(None, self.pace.tick)  # requests first
                     self._prepare(built.state, built.surfaces)
                     took_over = self._swap_in(builds, built)
+                    serving = self._state
+                    if took_over and serving is not None and serving is not built.state:
+                        # Items written meanwhile made a new state of it: ready it here, not
+                        # on the first request.
+                        self._prepare(serving, self._surfaces)
                     if took_over and self.owns_heap:
                         set_aside()
             finally:
