@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from launchpoint import engine_state
 from launchpoint.domain import EventIn, ItemIn, SegmentSpec, UserIn
 from launchpoint.domain.segments import SurfaceSpec
 from launchpoint.engine import Launchpoint, WorkspaceEngine
@@ -506,3 +507,51 @@ def test_a_build_beside_gives_way_to_requests_and_builds_the_same_state(
     _same(ws.state(), _from_storage(ws))
     ws.state()  # a build on the request path does not wait for itself
     assert ws.pace.in_flight == 0
+
+
+def test_writers_waiting_for_a_build_share_the_next_one(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    ws.state()
+    builds = ws._builds
+    with HeldBuild(ws, monkeypatch):
+        writers = [
+            threading.Thread(target=ws.put_signals, args=({"like": float(n)}, 10.0)) for n in (6, 7)
+        ]
+        for writer in writers:
+            writer.start()
+        assert wait_until(lambda: ws._writes == 2)  # both wait for the build held
+    for writer in writers:
+        writer.join(10)
+    # The held build (without the writes), then one build holding both: not one each.
+    assert ws._builds == builds + 2
+    assert ws._state is not None and ws._state.version == ws.store.data_version()
+
+
+def test_a_request_does_not_wait_for_a_write_being_taken_in_to_look_at_the_version(
+    lp: Launchpoint,
+) -> None:
+    ws = lp.workspace()
+    state = ws.state()
+    ws._checked_at = 0.0  # a look at the data version is due
+    with ws._lock:  # as while a write is taken in
+        answered: list[WorkspaceState] = []
+        thread = threading.Thread(target=lambda: answered.append(ws.state()))
+        thread.start()
+        thread.join(5)
+        assert answered == [state]
+
+
+def test_a_build_that_cannot_take_in_a_write_the_state_serving_has_does_not_serve(
+    lp: Launchpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = lp.workspace()
+    old = ws.state()
+    with HeldBuild(ws, monkeypatch) as build:
+        ws.add_items([ItemIn(id="late", title="Late", categories=["a"])])
+        serving = ws._state
+        monkeypatch.setattr(engine_state, "_take", lambda state, taken, now: None)
+    assert build.result == [False]  # it would have lacked the item
+    assert ws._state is serving and serving is not old and "late" in serving.item_index
+    assert ws._next_beside == 0.0  # the next check builds again, at once

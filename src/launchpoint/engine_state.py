@@ -109,6 +109,11 @@ class StateOperations:
         self._stale = True
         self._checked_at = 0.0
         self._builds = 0  # states built from storage that took over (see _swap_in)
+        # Writes rebuilt for (``_rebuild_for_write``), counted; and how many of them the
+        # serving state's build was started after: a writer whose write a build holds
+        # already does not build again.
+        self._writes = 0
+        self._writes_held = 0
         # Set while a server's refresh schedule runs (``create_app``): the schedule rebuilds
         # for age, beside the serving state, and requests rebuild only after this process's
         # own writes other than events.
@@ -119,6 +124,7 @@ class StateOperations:
         self._building = threading.Lock()  # one build beside the serving state at a time
         self._replay: list[_Taken] | None = None
         self._next_beside = 0.0  # monotonic time before which no build beside is started
+        self._retry_beside = False  # the last build beside could not take a write in
         self.pace = pace  # the requests being served, which a build gives way to
 
     # -- the state that serves -------------------------------------------------------------
@@ -136,7 +142,16 @@ class StateOperations:
             and self._fresh(current, now)
         ):
             return current
-        with self._lock:
+        usable = None
+        if current is not None and not self._stale and self._fresh(current, now):
+            usable = current
+        if usable is not None and not self._lock.acquire(blocking=False):
+            # A write is being taken in (items: up to tens of ms at 100k items): serve, and
+            # look at the version next time.
+            return usable
+        if usable is None:
+            self._lock.acquire()
+        try:
             stale, self._stale = self._stale, False
             version = self.store.data_version()
             self._checked_at = time.monotonic()
@@ -154,6 +169,8 @@ class StateOperations:
                     set_aside()
             self._pinned = now is not None
             self._record_qualification(built.state)
+        finally:
+            self._lock.release()
         self._serve_only(built.state)
         return built.state
 
@@ -210,8 +227,15 @@ class StateOperations:
         else mark the state stale, for the next request to rebuild."""
         beside = self.scheduled and self._state is not None and not self._pinned
         if beside:
-            with self.pace.waiting():  # the writer's request waits: the build need not
-                beside = self.build_beside()
+            with self._lock:
+                self._writes += 1
+                mine = self._writes
+            try:
+                with self.pace.waiting():  # the writer's request waits: the build need not
+                    beside = self.build_beside(holding=mine)
+            except Exception:  # the write is stored; the state is rebuilt on the next request
+                log.exception("building the serving state of %r failed", self.store.workspace_id)
+                beside = False
         if not beside:  # not built, overtaken, or made stale meanwhile
             self._stale = True
 
@@ -260,17 +284,12 @@ class StateOperations:
         # A state's worth of small objects is made (the guardrails' catalogue): with full
         # collections held, as for a build (on ml-latest-small, 20 ms against 160-180 ms).
         with full_collections_held():
-            before = self._state
             if self._take_in_write(_Taken(version, items=records), False):
                 self._rebuild_for_write()  # e.g. a category the state does not know
                 return
-            serving = self._state
-            if serving is not None and before is not None and serving is not before:
-                written = [serving.item_index[r["id"]] for r in records]
-                self._prepare_items(before, serving, written)
-                self._serve_only(serving)
-                if self.owns_heap:
-                    set_aside()
+        serving = self._state
+        if serving is not None:
+            self._serve_only(serving)
 
     def _records_of(self, user_ids: set[str]) -> tuple[Records, Profiles]:
         """The users' stored records and profile edits, as a build reads them."""
@@ -300,6 +319,9 @@ class StateOperations:
             taken_in = _take(state, taken, self._clock())
             if taken_in is None:
                 return True
+            if taken_in is not state:  # items: ready it before it serves
+                written = [taken_in.item_index[r["id"]] for r in taken.items]
+                self._prepare_items(state, taken_in, written)
             self._state = taken_in
             if self._replay is not None:
                 self._replay.append(taken)
@@ -343,19 +365,24 @@ class StateOperations:
         except Exception:  # the serving state stays; the next check or schedule tries again
             log.exception("building the serving state of %r failed", self.store.workspace_id)
 
-    def build_beside(self, *, wait: bool = True) -> bool:
+    def build_beside(self, *, wait: bool = True, holding: int = 0) -> bool:
         """Build the serving state from storage while the current one goes on serving, and
         swap it in when ready. True when the new state took over; False when another build
         was running (and ``wait`` is false), no state serves yet (the first request builds
-        it), or a write made the new one stale before it was ready."""
+        it), or a write made the new one stale before it was ready. ``holding``: the count
+        of a write rebuilt for (``_rebuild_for_write``); when a build that started after it
+        has taken over meanwhile, nothing is built again (True)."""
         if not self._building.acquire(blocking=wait):
             return False
         try:
+            if holding and self._writes_held >= holding:
+                return True
             with self._lock:
                 if self._state is None or self._pinned:
                     return False
                 self._replay = []
                 builds = self._builds
+                held = self._writes  # committed before the build's snapshot
             started = time.monotonic()
             took_over = False
             try:
@@ -363,6 +390,8 @@ class StateOperations:
                     built = self._read_and_build(None, self.pace.tick)  # requests first
                     self._prepare(built.state, built.surfaces)
                     took_over = self._swap_in(builds, built)
+                    if took_over:
+                        self._writes_held = max(self._writes_held, held)
                     serving = self._state
                     if took_over and serving is not None and serving is not built.state:
                         # Items written meanwhile made a new state of it: ready it here, not
@@ -377,6 +406,8 @@ class StateOperations:
                 self._next_beside = time.monotonic() + max(
                     elapsed, self.settings.version_check_seconds
                 )
+                if self._retry_beside:  # a write it could not take in: the next check builds
+                    self._retry_beside, self._next_beside = False, 0.0
                 serving = self._state
                 if serving is not None:
                     self._serve_only(serving)  # what was made for a state not kept is freed
@@ -400,18 +431,23 @@ class StateOperations:
             if self._builds != builds or self._stale or self._pinned:
                 return False
             snapshot = built.state.version
-            built = replace(built, state=self._replay_into(built.state, replay))
+            replayed = self._replay_into(built.state, replay)
+            if replayed is None:  # it would lack a write the state serving has: again, soon
+                self._retry_beside = True
+                return False
+            built = replace(built, state=replayed)
             for taken in replay:  # surfaces written after the snapshot, the last one kept
                 if taken.surfaces is not None and taken.version > snapshot:
                     built = replace(built, surfaces=taken.surfaces)
             self._take_over(built)
             return True
 
-    def _replay_into(self, state: WorkspaceState, replay: list[_Taken]) -> WorkspaceState:
+    def _replay_into(self, state: WorkspaceState, replay: list[_Taken]) -> WorkspaceState | None:
         """Take into ``state`` the writes taken into the serving state while it was built,
-        those after its snapshot only; the state that holds them (a new one after items).
-        Its version moves on with an unbroken run of them; a gap (another process's write,
-        or one it could not take in) leaves it behind, so the next check builds again."""
+        those after its snapshot only; the state that holds them (a new one after items),
+        or None when one could not be taken in (the build is then not to serve). Its
+        version moves on with an unbroken run of them; a gap (another process's write)
+        leaves it behind, so the next check builds again."""
         now = self._clock()
         snapshot = state.version
         for taken in replay:
@@ -419,7 +455,7 @@ class StateOperations:
                 continue
             taken_in = _take(state, taken, now)
             if taken_in is None:
-                continue
+                return None
             state = taken_in
             if taken.version == state.version + 1:
                 state.version = taken.version

@@ -14,15 +14,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
 SLICE = 0.002  # seconds of build work between looks at the requests
 MOST = 0.02  # the longest a build waits for requests at one look
 
-# Set while a counted request is served: the context follows the request into the thread
-# that runs its handler.
-_COUNTED: ContextVar[bool] = ContextVar("launchpoint_counted_request", default=False)
+# The RequestsFirst counting the request being served, if any: the context follows the
+# request into the thread that runs its handler.
+_COUNTED: ContextVar[RequestsFirst | None] = ContextVar("launchpoint_counting", default=None)
 
 
 class RequestsFirst:
@@ -44,7 +44,7 @@ class RequestsFirst:
         """Around the serving of one request."""
         with self._idle:
             self._in_flight += 1
-        token = _COUNTED.set(True)
+        token = _COUNTED.set(self)
         try:
             yield
         finally:
@@ -58,18 +58,21 @@ class RequestsFirst:
         being served, so the build does not give way to it (it did, 20 ms a tick), and the
         server's thread pool has a thread more for the others (with one request thread, the
         default, every page waited for the writer's build, 3 s on ml-latest-small)."""
-        if not _COUNTED.get():
+        if _COUNTED.get() is not self:
             yield
             return
         self._leave()
-        lend = self.lend
-        if lend is not None:
-            lend(1)
+        lend, lent = self.lend, False
         try:
+            if lend is not None:
+                with suppress(Exception):  # lending is best effort (e.g. no event loop)
+                    lend(1)
+                    lent = True
             yield
         finally:
-            if lend is not None:
-                lend(-1)
+            if lent and lend is not None:
+                with suppress(Exception):
+                    lend(-1)
             with self._idle:
                 self._in_flight += 1
 

@@ -147,8 +147,6 @@ def test_a_server_sets_each_later_state_aside_as_it_takes_over(
         warm = engine._state
         assert owned.refresh()  # built beside
         assert engine._state is not warm and not _collectable(engine._state)
-        engine.add_items([ItemIn(id="i2", title="Two", categories=["a"])])
-        assert not _collectable(engine.state())  # a new state, with the item taken in
         engine.put_signals({"like": 7.0}, 10.0)
         assert not _collectable(engine.state())  # built on the request path, after a write
         assert gc.get_threshold()[2] < NEVER  # full collections no longer held

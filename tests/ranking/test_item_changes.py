@@ -34,6 +34,8 @@ SEGMENTS = [  # (user rule, item rule, where items come from)
     ("tier = 'gold'", "id is not null", "behaviour"),
     ("id is not null", "price > 10", "both"),
     ("count(event = 'click', within = '7d') >= 1", "created_at > now() - 3d", "rule"),
+    ("count(event = 'view' and item.price < 10) >= 1", "id is not null", "rule"),
+    ("affinity('b') > 0.3", "id is not null", "behaviour"),  # members move with categories
 ]
 TYPES = ["view", "click", "save", "purchase", "dismiss", "rate"]
 USERS = [f"u{n}" for n in range(4)]
@@ -223,3 +225,19 @@ def test_items_written_through_the_engine_are_taken_in_without_a_rebuild(
         assert rebuilt.built_at != built.built_at and "new" in rebuilt.categories
     finally:
         lp.close()
+
+
+def test_a_field_read_as_item_dot_field_in_a_condition_recomputes_its_users() -> None:
+    spec = SegmentSpec(
+        id="big",
+        name="Big spenders",
+        users="count(event = 'purchase' and item.price > 10) >= 1",
+        items="id is not null",
+        min_users=0,
+    )
+    users = [{"id": "u0", "attributes": {}, "consents": {}, "created_at": NOW}]
+    events = [("u0", "i0", "purchase", None, NOW - DAY)]
+    state = build_state(1, users, [_record(0, ["a"])], [events], [spec], now=NOW)
+    assert not state.segments[0].members[0]  # i0 costs 5
+    new = take_items(state, [_record(0, ["a"], attributes={"price": 20})], NOW)
+    assert new is not None and new.segments[0].members[0]

@@ -10,9 +10,11 @@ availability, sensitive topics, item categories, popularity and each segment's i
 A changed item can change what users' views are made of: its categories their interests,
 the fields that aggregates' conditions read their values. The users with events on an item
 changed so are recomputed by ``overlay.refresh_user``, as if their events had just arrived;
-an item whose other fields changed (its availability, its title) leaves every user as is. So the new
-state holds what a rebuild from storage would, for every user and item; figures summed over
-many users (segment popularity) were already waiting for the next rebuild, as for events.
+an item whose other fields changed (its availability, its title) leaves every user as is.
+So the new state holds what a rebuild from storage would, for every user and item (a
+property test holds it so), but for what waits for a rebuild after events too: the items of
+segments drawn from members' behaviour, and co-occurrence, as events taken in since the
+build are not in them.
 
 Not taken in (``take_items`` returns None, and the caller rebuilds): a write that brings a
 category the state does not know (every user's interests would grow a column), a new item
@@ -27,6 +29,7 @@ from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 
 from launchpoint.ranking.overlay import refresh_user
@@ -42,6 +45,8 @@ from launchpoint.segments import ast
 from launchpoint.segments.batch import RuleBatch
 from launchpoint.segments.qualification import qualify
 
+BoolArray = npt.NDArray[np.bool_]
+
 # A changed item whose users are more than this is cheaper to rebuild from (each user's view
 # is recomputed from all of its events: about a millisecond for a user with a long history).
 MAX_USERS_REFRESHED = 2000
@@ -56,8 +61,8 @@ def take_items(
     """A new state: ``state`` with stored item ``records`` (as ``WorkspaceStore.iter_items``
     gives them) created or replaced; None when the write cannot be taken in (module doc).
     Users whose views depend on a changed item are recomputed as of ``now``, in the new
-    state; ``state`` itself is not changed, save for the users' overlays and memberships,
-    which both share."""
+    state. What the two share about users (overlays, memberships, aggregates, profile
+    edits, the lists of users) is changed for both; ``state``'s catalogue is not."""
     known = set(state.categories)
     if any(c not in known for r in records for c in r["categories"]):
         return None
@@ -109,9 +114,11 @@ def take_items(
         condition_memo=_memo_without(state.condition_memo, set(reread)),
     )
     _carry_caches(state, new, k)
-    new.segments = [_segment(new, state, s, written) for s in state.segments]
+    new.segments = [_grown(new, s, written) for s in state.segments]
+    drawn = {s.spec.id: s.members.copy() for s in new.segments if s.spec.items_from != "rule"}
     for user in refresh:
         refresh_user(new, user, now)
+    new.segments = [_settled(new, state, s, written, drawn.get(s.spec.id)) for s in new.segments]
     return new
 
 
@@ -125,6 +132,8 @@ def _fields_read(segments: Iterable[SegmentState]) -> set[str]:
         node = stack.pop()
         if isinstance(node, ast.Field):
             out.add(node.path[0])
+            if node.path[0] == "item" and len(node.path) > 1:  # item.price in a condition
+                out.add(node.path[1])
         elif isinstance(node, tuple):
             stack.extend(node)
         elif is_dataclass(node):
@@ -232,31 +241,44 @@ def _carry_caches(old: WorkspaceState, new: WorkspaceState, k: int) -> None:
         made["item_categories_by_column"] = sparse.csc_matrix(new.item_categories)
 
 
-def _segment(
-    state: WorkspaceState, before: WorkspaceState, segment: SegmentState, written: np.ndarray
-) -> SegmentState:
-    """The segment in ``state``, the catalogue of ``before`` with the ``written`` items:
-    their eligibility by its item rule, or its members' items worked out again when the
-    written items may change which lead; its qualification."""
-    spec, rule = segment.spec, segment.item_rule
+def _grown(state: WorkspaceState, segment: SegmentState, written: np.ndarray) -> SegmentState:
+    """The segment's per-item arrays the length of ``state``'s catalogue, the written
+    items' eligibility by its item rule (a segment drawn from behaviour: in ``_settled``)."""
     k = len(state.item_ids) - len(segment.eligible)
     eligible = np.concatenate((segment.eligible, np.zeros(k, dtype=bool)))
-    if spec.items_from == "rule":
+    if segment.spec.items_from == "rule":
         for item in written.tolist():
-            eligible[item] = rule.matches(state.item_rows[item])
-    elif _lead_may_change(state, before, rule, written, both=spec.items_from == "both"):
+            eligible[item] = segment.item_rule.matches(state.item_rows[item])
+    popularity = np.concatenate((segment.popularity, np.zeros(k)))
+    return replace(segment, eligible=eligible, popularity=popularity)
+
+
+def _settled(
+    state: WorkspaceState,
+    before: WorkspaceState,
+    segment: SegmentState,
+    written: np.ndarray,
+    drawn: BoolArray | None,
+) -> SegmentState:
+    """Once the users are recomputed: a segment drawn from its members' behaviour has its
+    items worked out again when the written items, or its members (``drawn``: they before),
+    may change which lead; then every segment's highest popularity and qualification."""
+    spec, eligible = segment.spec, segment.eligible
+    both = spec.items_from == "both"
+    if drawn is not None and (
+        not np.array_equal(drawn, segment.members)
+        or _lead_may_change(state, before, segment.item_rule, written, both=both)
+    ):
         by_rule = (
-            RuleBatch(state.item_rows, "items").evaluate(rule)
-            if spec.items_from == "both"
+            RuleBatch(state.item_rows, "items").evaluate(segment.item_rule)
+            if both
             else np.ones(len(state.item_ids), dtype=bool)  # not read
         )
         eligible = segment_items(state, spec, by_rule, segment.members)
-    popularity = np.concatenate((segment.popularity, np.zeros(k)))
     offered = eligible & state.available
     return replace(
         segment,
         eligible=eligible,
-        popularity=popularity,
-        top_popularity=float(popularity[offered].max(initial=0.0)),
+        top_popularity=float(segment.popularity[offered].max(initial=0.0)),
         qualification=qualify(spec, segment.qualification.members, int(offered.sum())),
     )

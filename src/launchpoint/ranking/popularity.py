@@ -125,7 +125,7 @@ def among(state: WorkspaceState, members: BoolArray, counted: FloatArray) -> Flo
     arrived since counted from the user's whole history instead."""
     out = counted.copy()
     positive = state.positive
-    for user, overlay in state.overlays.items():
+    for user, overlay in list(state.overlays.items()):  # events are taken in meanwhile
         if overlay.columns is None or not members[user]:
             continue
         start, end = positive.indptr[user], positive.indptr[user + 1]

@@ -164,7 +164,11 @@ class WorkspaceState:
         own = consumed.indices[consumed.indptr[user] : consumed.indptr[user + 1]]
         overlay = self.overlays.get(user)
         if overlay is not None and overlay.consumed:
-            return np.union1d(own, np.fromiter(overlay.consumed, np.int32)).astype(np.int32)
+            # Overlays are shared with a state made from this one by taking items in: an
+            # item only that one has is not this one's (a request still reading this one).
+            later = np.fromiter(overlay.consumed, np.int32)
+            later = later[later < len(self.item_ids)]
+            return np.union1d(own, later).astype(np.int32)
         return np.asarray(own, dtype=np.int32)
 
     @cached_property
