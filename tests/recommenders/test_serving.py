@@ -5,7 +5,10 @@ from typing import Any
 
 import numpy as np
 
+from launchpoint.ranking.relevance import Relevance
+from launchpoint.ranking.retrieval import RetrievalConfig
 from launchpoint.ranking.state import WorkspaceState, build_state
+from launchpoint.ranking.surfaces import related_scores
 from launchpoint.recommenders.data import training_data_from_state
 from launchpoint.recommenders.hybrid import ComponentSpec
 from launchpoint.recommenders.model import TrainedModel, train_model
@@ -158,3 +161,14 @@ def test_a_model_file_reads_both_ways_across_versions() -> None:
     assert loaded._aligned == ()
     state = _state()
     assert loaded.for_state(state) is loaded.for_state(state)
+
+
+def test_related_to_an_item_the_model_has_not_seen_is_not_explained_by_behaviour() -> None:
+    model = _model()
+    state = _state(extra_item=True)
+    relevance = Relevance(state, model.for_state(state), RetrievalConfig())
+    others = np.array([state.item_index[i] for i in ("i6", "i8", "i1", "i2")])
+    _, share = related_scores(state, relevance, state.item_index["i-new"], others)
+    assert not share.any()  # scored by content: explained by categories, not co-occurrence
+    _, share = related_scores(state, relevance, state.item_index["i7"], others)
+    assert share.all()

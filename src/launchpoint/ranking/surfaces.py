@@ -42,7 +42,10 @@ def related_scores(
     """(score, share of it from behaviour) of each candidate against the context item."""
     if relevance.model is not None:
         scores = _scaled(relevance.model.related(item, candidates))
-        return scores, np.ones(len(candidates))
+        # A context item the model has not seen (new since training) is scored by its
+        # content alone: no behaviour to explain it by.
+        seen = relevance.model.to_model[item] >= 0
+        return scores, np.full(len(candidates), 1.0 if seen else 0.0)
     positive = state.positive
     column = positive[:, [item]]
     co = np.asarray((positive[:, candidates].T @ column).todense(), dtype=np.float64).ravel()
