@@ -46,7 +46,7 @@ def test_pages_are_answered_while_a_write_waits_for_the_state_it_rebuilds(
 
     def held(state: Any, surfaces: Any) -> None:
         building.set()
-        assert release.wait(10)
+        assert release.wait(60)  # longer than the page is given below
         prepare(state, surfaces)
 
     segment = {"id": "all", "users": "id is not null", "items": "id is not null"}
@@ -61,7 +61,7 @@ def test_pages_are_answered_while_a_write_waits_for_the_state_it_rebuilds(
             target=lambda: answered.append(client.get("/v1/users/u1/ribbons").status_code)
         )
         page.start()
-        page.join(5)
+        page.join(20)  # without the lent thread it would wait for the release
         done_meanwhile = list(answered)
         release.set()
         writer.join(10)
