@@ -256,8 +256,7 @@ class StateOperations:
         if state is not None and rows is not None and len(rows) <= TAKE_IN_ROWS:
             known = state.user_index
             users, profiles = self._records_of({row[0] for row in rows if row[0] not in known})
-        if self._take_in_write(_Taken(result.version, rows or (), users, profiles), rows is None):
-            self._rebuild_for_write()
+        self._take_in_write(_Taken(result.version, rows or (), users, profiles), rows is None)
 
     def _users_written(self, user_ids: Sequence[str], version: int | None) -> None:
         """Take users this process created or changed into the serving state (``version``:
@@ -268,8 +267,7 @@ class StateOperations:
             self._rebuild_for_write()  # a bulk load
             return
         users, profiles = self._records_of(set(user_ids))
-        if self._take_in_write(_Taken(version, (), users, profiles), False):
-            self._rebuild_for_write()
+        self._take_in_write(_Taken(version, (), users, profiles), False)
 
     def _items_written(self, item_ids: Sequence[str], version: int | None) -> None:
         """Take items this process created or changed into the serving state: a new state
@@ -284,9 +282,7 @@ class StateOperations:
         # A state's worth of small objects is made (the guardrails' catalogue): with full
         # collections held, as for a build (on ml-latest-small, 20 ms against 160-180 ms).
         with full_collections_held():
-            if self._take_in_write(_Taken(version, items=records), False):
-                self._rebuild_for_write()  # e.g. a category the state does not know
-                return
+            self._take_in_write(_Taken(version, items=records), False)
         serving = self._state
         if serving is not None:
             self._serve_only(serving)
@@ -298,10 +294,14 @@ class StateOperations:
         profiles = self.people.profiles_of(sorted(user_ids))
         return list(_without_location(iter(self.store.users_of(user_ids)), profiles)), profiles
 
-    def _take_in_write(self, taken: _Taken, too_big: bool) -> bool:
-        """Take a write into the serving state; True when it could not be, and the state
-        is to be rebuilt for it (``_rebuild_for_write``, which the caller runs without the
-        lock held)."""
+    def _take_in_write(self, taken: _Taken, too_big: bool) -> None:
+        """Take a write into the serving state; one it cannot take in (e.g. items bringing
+        a category the state does not know) rebuilds it, once the lock is let go."""
+        if self._taken_in(taken, too_big):
+            self._rebuild_for_write()
+
+    def _taken_in(self, taken: _Taken, too_big: bool) -> bool:
+        """``_take_in_write`` under the lock: True when the state is to be rebuilt."""
         with self._lock:
             state = self._state
             if state is None or self._stale or self._pinned:
